@@ -1,0 +1,42 @@
+// Bundles the extension client, the sidecar, the CLI and the Node tests.
+//   node esbuild.mjs            → dist/extension.js, dist/server.js, dist/cli.js
+//   node esbuild.mjs --tests    → also out/test/**/*.test.js (one bundle per test file)
+//   node esbuild.mjs --production  → minified, no source maps (what the VSIX ships)
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const production = process.argv.includes('--production');
+const withTests = process.argv.includes('--tests');
+
+// Native or runtime-resolved modules stay outside the bundles: onnxruntime-node loads a .node binary next to
+// its own files, and 'vscode' is provided by the extension host.
+const external = ['vscode', 'onnxruntime-node', 'playwright-core'];
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  external,
+  logLevel: 'warning',
+};
+
+function findTests(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'fixtures' ? [] : findTests(p);
+    return e.name.endsWith('.test.ts') || e.name.endsWith('.e2e.ts') ? [p] : [];
+  });
+}
+
+await Promise.all([
+  esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
+  esbuild.build({ ...common, entryPoints: ['server/src/main.ts'], outfile: 'dist/server.js' }),
+  esbuild.build({ ...common, entryPoints: ['server/src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  withTests &&
+    esbuild.build({ ...common, sourcemap: true, minify: false, entryPoints: findTests('test'), outdir: 'out/test', outbase: 'test' }),
+]);
