@@ -1,0 +1,37 @@
+/**
+ * Where models live and how the default one appears. The default is the offline DEMO model, generated on first
+ * use by the trainer (random weights, real Qwen2 architecture); any other model is a local Hugging Face directory
+ * (or one downloaded into the HF cache layout by the hub client), loaded by the very same code.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEMO_MODEL_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
+
+export const DEMO_MODEL_NAME = 'demo-tiny-qwen2';
+export const DEMO_MODEL_SEED = 0;
+
+export function demoModelDir(storageDir: string): string {
+  return path.join(storageDir, 'models', DEMO_MODEL_NAME);
+}
+
+export function isDemoModel(modelDir: string): boolean {
+  return fs.existsSync(path.join(modelDir, 'repotune-demo.json'));
+}
+
+/** Returns the demo model's directory, asking the trainer to generate it when it is not there yet. */
+export async function ensureDemoModel(trainer: TrainerProcess, storageDir: string): Promise<string> {
+  const dir = demoModelDir(storageDir);
+  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
+  await trainer.request('make_demo_model', { out_dir: dir, seed: DEMO_MODEL_SEED }, DEMO_MODEL_TIMEOUT_MS);
+  return dir;
+}
+
+/** Checks that a directory looks like a Hugging Face causal-LM directory RepoTune can use, with a fix in the message. */
+export function checkModelDir(modelDir: string): void {
+  if (!fs.existsSync(modelDir)) throw new TrainerError(`Model directory not found: ${modelDir}`, 'bad_model');
+  for (const f of ['config.json', 'tokenizer.json']) {
+    if (!fs.existsSync(path.join(modelDir, f))) {
+      throw new TrainerError(`${modelDir} is not a Hugging Face model directory: ${f} is missing.`, 'bad_model');
+    }
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The fine-tuning pipeline, read top to bottom: model → harvest → examples → train → export. The LSP server and
+ * the CLI both call runFineTune; neither knows the stages' details.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { harvest, writeManifest } from '../harvest/harvest';
+import { buildShards } from '../examples/shards';
+import { detectFamily } from '../examples/families';
+import { loadTokenizer } from '../models/tokenizer';
+import { checkModelDir, ensureDemoModel, isDemoModel } from '../models/modelStore';
+import { EXPORT_TIMEOUT_MS, TRAIN_SILENCE_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
+import type { FineTuneParams, FineTuneResult, ProgressParams, Stage } from '../protocol';
+import { newRunDir, writeActiveRun, type ActiveRun } from './runStore';
+
+/** Steps of a demo run: enough for the tiny model to pick up the repository's commonest lines in about a minute. */
+export const DEFAULT_DEMO_STEPS = 120;
+export const DEFAULT_MODEL_STEPS = 500;
+export const DEFAULT_SEQ_LEN = 256;
+export const DEFAULT_SEED = 0;
+/** Learning rate for the demo model's random weights; real models use the trainer's own default. */
+export const DEMO_LEARNING_RATE = 3e-3;
+
+/** Share of the overall progress bar each stage ends at (training dominates). */
+const STAGE_END_PERCENT: Record<Stage, number> = { model: 5, harvest: 10, examples: 15, train: 90, export: 98, load: 100, done: 100 };
+
+export interface PipelineDeps {
+  trainer: TrainerProcess;
+  storageDir: string;
+  onProgress: (p: ProgressParams) => void;
+  log: (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
+}
+
+export interface FineTuneOutcome extends FineTuneResult {
+  run: ActiveRun;
+  harvestSummary: string;
+}
+
+export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, signal?: AbortSignal): Promise<FineTuneOutcome> {
+  const stage = (s: Stage, message: string, extra: Partial<ProgressParams> = {}) =>
+    deps.onProgress({ stage: s, message, percent: extra.percent ?? STAGE_END_PERCENT[s], ...extra });
+  const checkCancelled = () => {
+    if (signal?.aborted) throw new TrainerError('Fine-tuning was cancelled.', 'cancelled');
+  };
+
+  stage('model', 'Preparing the model…', { percent: 0 });
+  const modelDir = params.modelDir ?? (await ensureDemoModel(deps.trainer, deps.storageDir));
+  checkModelDir(modelDir);
+  const demo = isDemoModel(modelDir);
+  checkCancelled();
+
+  stage('harvest', 'Reading the repository…', { percent: STAGE_END_PERCENT.model });
+  const { runId, runDir } = newRunDir(deps.storageDir, params.workspace);
+  const harvested = await harvest(params.workspace, {});
+  writeManifest(runDir, harvested);
+  for (const notice of harvested.notices) deps.log('info', notice);
+  const trainFiles = harvested.files.filter((f) => f.split === 'train');
+  if (trainFiles.length === 0) {
+    throw new TrainerError(
+      `No usable source files in ${params.workspace} (${harvested.excluded.length} left out). See ${path.join(runDir, 'manifest.json')}.`,
+      'bad_data',
+    );
+  }
+  const harvestSummary = summarise(harvested.manifest);
+  checkCancelled();
+
+  stage('examples', `Building training examples from ${trainFiles.length} files…`, { percent: STAGE_END_PERCENT.harvest });
+  const tok = loadTokenizer(modelDir);
+  const family = detectFamily(tok, path.basename(modelDir));
+  const seed = params.seed ?? DEFAULT_SEED;
+  const dataDir = path.join(runDir, 'data');
+  const shards = await buildShards(harvested.files, tok, family, { outDir: dataDir, seed, seqLen: DEFAULT_SEQ_LEN });
+  checkCancelled();
+
+  const maxSteps = params.maxSteps ?? (demo ? DEFAULT_DEMO_STEPS : DEFAULT_MODEL_STEPS);
+  stage('train', `Training a LoRA adapter (${maxSteps} steps)…`, { percent: STAGE_END_PERCENT.examples, step: 0, totalSteps: maxSteps });
+  const trained = await train(deps, signal, {
+    model_dir: modelDir,
+    data_dir: dataDir,
+    output_dir: runDir,
+    max_steps: maxSteps,
+    seq_len: DEFAULT_SEQ_LEN,
+    seed,
+    ...(demo ? { learning_rate: DEMO_LEARNING_RATE } : {}),
+  });
+
+  stage('export', 'Exporting the adapted model for serving…');
+  const exported = await deps.trainer.request(
+    'export_onnx',
+    { model_dir: modelDir, adapter_dir: trained.adapter_dir, out_dir: path.join(runDir, 'onnx') },
+    EXPORT_TIMEOUT_MS,
+  );
+
+  const run: ActiveRun = {
+    runId,
+    runDir,
+    modelDir,
+    adapterDir: trained.adapter_dir,
+    onnxDir: exported.onnx_dir,
+    activatedAt: new Date().toISOString(),
+  };
+  // Activation is unconditional for now; the evaluation gate (base+retrieval vs adapter+retrieval) decides later.
+  writeActiveRun(deps.storageDir, params.workspace, run);
+  stage('done', trained.cancelled ? 'Cancelled: the last good adapter was kept.' : 'Fine-tuning finished.');
+  return {
+    adapterDir: trained.adapter_dir,
+    onnxDir: exported.onnx_dir,
+    steps: trained.steps,
+    finalLoss: trained.final_loss,
+    cancelled: trained.cancelled,
+    filesUsed: trainFiles.length,
+    examples: shards.examples.train,
+    run,
+    harvestSummary,
+  };
+}
+
+interface TrainResult {
+  adapter_dir: string;
+  steps: number;
+  final_loss: number;
+  cancelled: boolean;
+}
+
+async function train(deps: PipelineDeps, signal: AbortSignal | undefined, params: object): Promise<TrainResult> {
+  const off = deps.trainer.on('progress', (p: any) => {
+    const frac = p.total_steps > 0 ? p.step / p.total_steps : 0;
+    deps.onProgress({
+      stage: 'train',
+      message: `step ${p.step}/${p.total_steps} · loss ${Number(p.loss).toFixed(3)}`,
+      percent: STAGE_END_PERCENT.examples + frac * (STAGE_END_PERCENT.train - STAGE_END_PERCENT.examples),
+      step: p.step,
+      totalSteps: p.total_steps,
+      loss: p.loss,
+      lr: p.lr,
+      tokensPerSecond: p.tokens_per_s,
+      etaSeconds: p.eta_s,
+      deviceMemoryBytes: p.device_mem_bytes,
+    });
+  });
+  const onAbort = () => void deps.trainer.request('cancel').catch(() => undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await deps.trainer.request<TrainResult>('train', params, TRAIN_SILENCE_TIMEOUT_MS);
+  } finally {
+    off();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function summarise(manifest: any): string {
+  const reasons = Object.entries(manifest.byReason ?? {})
+    .map(([r, n]) => `${r} ${n}`)
+    .join(', ');
+  const secrets = Object.values(manifest.secretsRedacted ?? {}).reduce((a: number, b: any) => a + Number(b), 0);
+  return `${manifest.filesIn} files in, ${manifest.filesOut} left out${reasons ? ` (${reasons})` : ''}; ${secrets} secrets redacted; ${manifest.holdoutFiles} holdout files.`;
+}
+
+export function readManifest(runDir: string): unknown {
+  return JSON.parse(fs.readFileSync(path.join(runDir, 'manifest.json'), 'utf8'));
+}

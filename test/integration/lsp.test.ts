@@ -1,0 +1,130 @@
+/**
+ * The spine, end to end without VS Code: start the sidecar (dist/server.js) over stdio as a language client would,
+ * fine-tune the DEMO model on a fixture repository through `repotune/fineTune`, then ask for an inline completion
+ * through the standard `textDocument/inlineCompletion` request. The completion must be non-empty and must be what the
+ * trained model itself produces: the test re-computes it with PyTorch + PEFT from the saved adapter.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  createProtocolConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  InitializeRequest,
+  InitializedNotification,
+  DidOpenTextDocumentNotification,
+  InlineCompletionRequest,
+  InlineCompletionTriggerKind,
+  ShutdownRequest,
+  ExitNotification,
+} from 'vscode-languageserver-protocol/node';
+import { Notifications, Requests, type FineTuneResult, type ProgressParams, type StatusParams } from '../../server/src/protocol';
+import { loadTokenizer } from '../../server/src/models/tokenizer';
+import { detectFamily } from '../../server/src/examples/families';
+import { buildFimPrompt } from '../../server/src/examples/promptBuilder';
+import { REPO_ROOT, TRAINER_DIR, pythonPath, tempDir } from '../helpers/paths';
+import { makeFixtureRepo, FIXTURE_PROBE } from '../helpers/fixtureRepo';
+
+/** Enough steps for the demo model to memorise the tiny fixture repository. */
+const TRAIN_STEPS = 80;
+const TEST_TIMEOUT_MS = 8 * 60_000;
+
+test('fine-tune through the sidecar, then complete from the adapted model', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const storageDir = tempDir('lsp-storage');
+  const workspace = makeFixtureRepo(tempDir('lsp-repo'));
+  const server = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'server.js'), '--stdio'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  server.stderr.on('data', (d) => (stderr += d));
+  const conn = createProtocolConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
+  const progress: ProgressParams[] = [];
+  const statuses: StatusParams[] = [];
+  conn.onNotification(Notifications.progress, (p: ProgressParams) => progress.push(p));
+  conn.onNotification(Notifications.status, (s: StatusParams) => statuses.push(s));
+  conn.listen();
+  try {
+    const init = await conn.sendRequest(InitializeRequest.type, {
+      processId: process.pid,
+      rootUri: pathToFileURL(workspace).href,
+      workspaceFolders: [{ uri: pathToFileURL(workspace).href, name: 'fixture' }],
+      capabilities: {},
+      initializationOptions: { storageDir, trainerDir: TRAINER_DIR, pythonPath: pythonPath() },
+    });
+    assert.equal(init.capabilities.inlineCompletionProvider, true);
+    await conn.sendNotification(InitializedNotification.type, {});
+
+    const result = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: TRAIN_STEPS })) as FineTuneResult;
+    assert.equal(result.cancelled, false);
+    assert.equal(result.steps, TRAIN_STEPS);
+    assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_config.json')), 'PEFT adapter config written');
+    assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')), 'PEFT adapter weights written');
+    assert.ok(fs.existsSync(path.join(result.onnxDir, 'model.onnx')), 'ONNX export written');
+    const trainSteps = progress.filter((p) => p.stage === 'train' && p.step !== undefined);
+    assert.ok(trainSteps.length >= 2, 'training progress streamed');
+    assert.ok(trainSteps.every((p) => typeof p.loss === 'number' && typeof p.tokensPerSecond === 'number'));
+    assert.ok(statuses.some((s) => s.state === 'training') && statuses.at(-1)?.state === 'serving', `statuses: ${JSON.stringify(statuses)}`);
+
+    const file = path.join(workspace, FIXTURE_PROBE.file);
+    const text = fs.readFileSync(file, 'utf8');
+    const offset = text.indexOf(FIXTURE_PROBE.cursorAfter) + FIXTURE_PROBE.cursorAfter.length;
+    const uri = pathToFileURL(file).href;
+    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'python', version: 1, text } });
+    const lines = text.slice(0, offset).split('\n');
+    const position = { line: lines.length - 1, character: lines[lines.length - 1].length };
+    const completion: any = await conn.sendRequest(InlineCompletionRequest.type, {
+      textDocument: { uri },
+      position,
+      context: { triggerKind: InlineCompletionTriggerKind.Automatic },
+    });
+    const served: string = completion?.items?.[0]?.insertText ?? '';
+    assert.ok(served.trim().length > 0, `non-empty completion expected; sidecar log:\n${stderr.slice(-2000)}`);
+
+    // The same prompt through the same prompt builder, generated by PyTorch + PEFT from the saved adapter.
+    const modelDir = path.join(storageDir, 'models', 'demo-tiny-qwen2');
+    const tok = loadTokenizer(modelDir);
+    const family = detectFamily(tok, 'demo');
+    const prompt = buildFimPrompt(tok, family, { prefix: text.slice(0, offset), suffix: text.slice(offset), path: FIXTURE_PROBE.file });
+    const reference = greedyWithPeft(modelDir, result.adapterDir, prompt.ids, [...prompt.stopIds]);
+    const referenceText = tok.decode(reference);
+    assert.ok(
+      referenceText.startsWith(served.trimEnd()) || referenceText.trimStart().startsWith(served.trim()),
+      `served ${JSON.stringify(served)} is not what the adapted model generates: ${JSON.stringify(referenceText)}`,
+    );
+  } finally {
+    await conn.sendRequest(ShutdownRequest.type).catch(() => undefined);
+    await conn.sendNotification(ExitNotification.type).catch(() => undefined);
+    conn.dispose();
+    server.kill();
+  }
+});
+
+/** Greedy continuation of `ids` by the base model + LoRA adapter in PyTorch, stopping at a stop id. */
+function greedyWithPeft(modelDir: string, adapterDir: string, ids: number[], stopIds: number[]): number[] {
+  const script = `
+import json, sys, torch
+from transformers import AutoModelForCausalLM
+from peft import PeftModel
+a = json.loads(sys.stdin.read())
+m = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(a["model"], dtype=torch.float32), a["adapter"]).eval()
+ids = torch.tensor([a["ids"]])
+out = []
+with torch.no_grad():
+    for _ in range(64):
+        nxt = int(m(input_ids=ids).logits[0, -1].argmax())
+        if nxt in a["stop"]: break
+        out.append(nxt)
+        ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+print(json.dumps(out))
+`;
+  const stdout = execFileSync(pythonPath(), ['-c', script], {
+    input: JSON.stringify({ model: modelDir, adapter: adapterDir, ids, stop: stopIds }),
+    env: { ...process.env, PYTHONPATH: TRAINER_DIR },
+    encoding: 'utf8',
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
