@@ -18,6 +18,7 @@ const PROBE_LANGUAGES = new Set(['typescript', 'javascript', 'python']);
 
 export interface Probe {
   path: string;
+  language: string;
   line: number;
   prefix: string;
   suffix: string;
@@ -36,7 +37,7 @@ export function chooseProbe(files: readonly { path: string; text: string; langua
       if (code.length >= PROBE_MIN_LINE_CHARS && !/^(\/\/|\*|\/\*|#|import|from)/.test(code)) {
         const cut = offset + l.length - Math.floor(code.length / 2);
         const lineEnd = offset + l.length;
-        return { path: f.path, line: i + 1, prefix: f.text.slice(0, cut), suffix: f.text.slice(lineEnd), expected: f.text.slice(cut, lineEnd) };
+        return { path: f.path, language: f.language, line: i + 1, prefix: f.text.slice(0, cut), suffix: f.text.slice(lineEnd), expected: f.text.slice(cut, lineEnd) };
       }
       offset += l.length + 1;
     }
@@ -90,7 +91,7 @@ async function completeOnce(modelDir: string, onnxDir: string, probe: Probe): Pr
   const service = await CompletionService.create({ modelDir, onnxDir });
   try {
     const text = probe.prefix + probe.suffix;
-    const result = await service.complete({ text, offset: probe.prefix.length, languageId: 'typescript', path: probe.path });
+    const result = await service.complete({ text, offset: probe.prefix.length, languageId: probe.language, path: probe.path });
     return result?.text;
   } finally {
     service.dispose();

@@ -2,9 +2,9 @@
  * The fine-tuning pipeline, read top to bottom: model → harvest → examples → train → export. The LSP server and
  * the CLI both call runFineTune; neither knows the stages' details.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { harvest, writeManifest } from '../harvest/harvest';
+import type { HarvestManifest } from '../harvest/types';
 import { buildShards } from '../examples/shards';
 import { detectFamily } from '../examples/families';
 import { loadTokenizer } from '../models/tokenizer';
@@ -148,14 +148,10 @@ async function train(deps: PipelineDeps, signal: AbortSignal | undefined, params
   }
 }
 
-function summarise(manifest: any): string {
-  const reasons = Object.entries(manifest.byReason ?? {})
+function summarise(manifest: HarvestManifest): string {
+  const reasons = Object.entries(manifest.byReason)
     .map(([r, n]) => `${r} ${n}`)
     .join(', ');
-  const secrets = Object.values(manifest.secretsRedacted ?? {}).reduce((a: number, b: any) => a + Number(b), 0);
-  return `${manifest.filesIn} files in, ${manifest.filesOut} left out${reasons ? ` (${reasons})` : ''}; ${secrets} secrets redacted; ${manifest.holdoutFiles} holdout files.`;
-}
-
-export function readManifest(runDir: string): unknown {
-  return JSON.parse(fs.readFileSync(path.join(runDir, 'manifest.json'), 'utf8'));
+  const secrets = Object.values(manifest.secretsRedacted).reduce((a, b) => a + b, 0);
+  return `${manifest.filesOut} of ${manifest.filesIn} files kept, ${manifest.filesExcluded} left out${reasons ? ` (${reasons})` : ''}; ${secrets} secrets redacted; ${manifest.holdoutFiles} held out for evaluation.`;
 }
