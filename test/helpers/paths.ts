@@ -25,7 +25,16 @@ export function ensureDemoModel(): string {
   return dir;
 }
 
+const created: string[] = [];
+// Temp dirs go when the test process ends; REPOTUNE_KEEP_TEST_DIRS=1 keeps them for a post-mortem.
+process.on('exit', () => {
+  if (process.env.REPOTUNE_KEEP_TEST_DIRS) return;
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix: string): string {
   fs.mkdirSync(CACHE_DIR, { recursive: true });
-  return fs.mkdtempSync(path.join(CACHE_DIR, `${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(CACHE_DIR, `${prefix}-`));
+  created.push(dir);
+  return dir;
 }

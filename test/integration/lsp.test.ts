@@ -44,8 +44,8 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
   const conn = createProtocolConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
   const progress: ProgressParams[] = [];
   const statuses: StatusParams[] = [];
-  conn.onNotification(Notifications.progress, (p: ProgressParams) => progress.push(p));
-  conn.onNotification(Notifications.status, (s: StatusParams) => statuses.push(s));
+  conn.onNotification(Notifications.progress, (p: ProgressParams) => void progress.push(p));
+  conn.onNotification(Notifications.status, (s: StatusParams) => void statuses.push(s));
   conn.listen();
   try {
     const init = await conn.sendRequest(InitializeRequest.type, {
@@ -64,7 +64,7 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
     assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_config.json')), 'PEFT adapter config written');
     assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')), 'PEFT adapter weights written');
     assert.ok(fs.existsSync(path.join(result.onnxDir, 'model.onnx')), 'ONNX export written');
-    const trainSteps = progress.filter((p) => p.stage === 'train' && p.step !== undefined);
+    const trainSteps = progress.filter((p) => p.stage === 'train' && (p.step ?? 0) > 0);
     assert.ok(trainSteps.length >= 2, 'training progress streamed');
     assert.ok(trainSteps.every((p) => typeof p.loss === 'number' && typeof p.tokensPerSecond === 'number'));
     assert.ok(statuses.some((s) => s.state === 'training') && statuses.at(-1)?.state === 'serving', `statuses: ${JSON.stringify(statuses)}`);

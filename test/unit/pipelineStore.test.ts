@@ -42,7 +42,7 @@ test('python resolution: setting, then env, then storage venv, then checkout ven
     assert.equal(resolvePython(opts), storageVenv);
     process.env.REPOTUNE_PYTHON = sourceVenv;
     assert.equal(resolvePython(opts), sourceVenv);
-    assert.equal(resolvePython({ ...opts, configured: '/missing/python' }), sourceVenv, 'a configured path that does not exist is skipped');
+    assert.equal(resolvePython({ ...opts, configured: '/missing/python' }), '/missing/python', 'an explicit setting wins, so its error names it');
   } finally {
     if (saved === undefined) delete process.env.REPOTUNE_PYTHON;
     else process.env.REPOTUNE_PYTHON = saved;
@@ -59,6 +59,6 @@ test('demo probe: middle of the first long code line of a training file', () => 
   assert.equal(probe.path, 'a.ts');
   assert.equal(probe.line, 3);
   assert.equal(probe.prefix + probe.expected + probe.suffix, text);
-  assert.equal(probe.expected, 'uce((a, b) => a + b, 0);');
+  assert.equal(probe.expected, 'ce((a, b) => a + b, 0);');
   assert.equal(chooseProbe([{ path: 'x.md', text, language: 'markdown', split: 'train' }]), undefined);
 });

@@ -139,7 +139,7 @@ async function appendRange(url: string, partial: string, from: number, file: Fil
       ]);
       clearTimeout(stall);
       if (chunk.done) break;
-      if (!out.write(chunk.value)) await new Promise((r) => out.once('drain', r));
+      if (!out.write(chunk.value)) await new Promise<void>((r) => out.once('drain', () => r()));
       bytes += chunk.value.byteLength;
       opts.onProgress?.({ file: file.name, bytes, totalBytes: file.size });
     }

@@ -2,6 +2,13 @@
  * Loads a Hugging Face model directory's tokenizer (tokenizer.json + tokenizer_config.json) with
  * @huggingface/tokenizers, the maintained pure-JS tokenizer of transformers.js. Text segments are encoded without
  * adding special tokens: the prompt builder places special tokens itself, by id.
+ *
+ * Plain text must never turn into a control token: a repository that contains the string "<|fim_middle|>" (this
+ * one does) would otherwise teach the model, and prompt it, with a real FIM marker in the middle of user code.
+ * @huggingface/tokenizers ignores Python's `split_special_tokens`, so plain text is encoded by a second tokenizer
+ * built from the same tokenizer.json with its added tokens removed. That is exactly what Python `tokenizers` does
+ * with `encode_special_tokens = True`: the whole text goes through normalizer, pre-tokenizer and model, and a
+ * special-token string becomes ordinary sub-word tokens (test/unit/tokenizer.test.ts checks the two agree).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +27,11 @@ export interface CodeTokenizer {
 
 export class TokenizerLoadError extends Error {}
 
+interface AddedTokenJson {
+  readonly id: number;
+  readonly content: string;
+}
+
 export function loadTokenizer(modelDir: string): CodeTokenizer {
   const jsonPath = path.join(modelDir, 'tokenizer.json');
   const configPath = path.join(modelDir, 'tokenizer_config.json');
@@ -34,17 +46,51 @@ export function loadTokenizer(modelDir: string): CodeTokenizer {
   } catch (err) {
     throw new TokenizerLoadError(`Corrupt tokenizer files in ${modelDir}: ${(err as Error).message}`);
   }
-  const tok = new Tokenizer(tokenizerJson, config);
-  const vocab = new Map<string, number>(Object.entries(tokenizerJson.model?.vocab ?? {}) as [string, number][]);
-  for (const added of tokenizerJson.added_tokens ?? []) vocab.set(added.content, added.id);
+  if (typeof tokenizerJson?.model !== 'object' || tokenizerJson.model === null) {
+    throw new TokenizerLoadError(`tokenizer.json in ${modelDir} has no "model" section; is it a tokenizers file?`);
+  }
+  const addedTokens: AddedTokenJson[] = Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : [];
+  let full: Tokenizer;
+  let plain: Tokenizer;
+  try {
+    full = new Tokenizer(tokenizerJson, config);
+    // The config's additional_special_tokens only affect decoding; the plain tokenizer never decodes.
+    plain = new Tokenizer({ ...tokenizerJson, added_tokens: [] }, { ...config, additional_special_tokens: [] });
+  } catch (err) {
+    throw new TokenizerLoadError(`Unsupported tokenizer in ${modelDir}: ${(err as Error).message}`);
+  }
+
+  const vocab = new Map<string, number>(Object.entries(tokenizerJson.model.vocab ?? {}) as [string, number][]);
+  for (const added of addedTokens) vocab.set(added.content, added.id);
   let maxId = 0;
   for (const id of vocab.values()) maxId = Math.max(maxId, id);
+  const addedIds = new Set(addedTokens.map((t) => t.id));
+
+  const encodePlain = (text: string): number[] => plain.encode(text, { add_special_tokens: false }).ids;
   return {
     source: jsonPath,
     vocabSize: maxId + 1,
-    // split_special_tokens: user text that happens to contain "<|fim_middle|>" must not become a control token.
-    encode: (text: string) => (text.length === 0 ? [] : tok.encode(text, { add_special_tokens: false, split_special_tokens: true } as any).ids),
-    decode: (ids: readonly number[]) => tok.decode([...ids], { skip_special_tokens: false }),
+    encode: (text: string) => (text.length === 0 ? [] : withoutAddedIds(encodePlain(text), addedIds, full, encodePlain)),
+    decode: (ids: readonly number[]) => (ids.length === 0 ? '' : full.decode([...ids], { skip_special_tokens: false })),
     tokenId: (token: string) => vocab.get(token),
   };
+}
+
+/**
+ * Some vocabularies also list added tokens in the base model (SentencePiece-derived ones, e.g. CodeLlama's "▁<PRE>"),
+ * so BPE merges could still reach one. Such a token is re-encoded one character at a time, which no merge can
+ * turn back into a multi-character control token.
+ */
+function withoutAddedIds(ids: number[], addedIds: ReadonlySet<number>, full: Tokenizer, encodePlain: (t: string) => number[]): number[] {
+  if (!ids.some((id) => addedIds.has(id))) return ids;
+  const out: number[] = [];
+  for (const id of ids) {
+    if (!addedIds.has(id)) {
+      out.push(id);
+      continue;
+    }
+    const text = full.decode([id], { skip_special_tokens: false });
+    for (const ch of text) out.push(...encodePlain(ch).filter((x) => !addedIds.has(x)));
+  }
+  return out;
 }

@@ -11,13 +11,14 @@ export function venvPython(venvDir: string): string {
 }
 
 export function resolvePython(opts: { configured?: string; storageDir?: string; sourceRoot?: string }): string {
+  // An explicit setting wins even when the file is missing: the spawn error then names the path the user chose.
+  if (opts.configured) return opts.configured;
   const candidates = [
-    opts.configured,
     process.env.REPOTUNE_PYTHON,
     opts.storageDir ? venvPython(path.join(opts.storageDir, 'venv')) : undefined,
     opts.sourceRoot ? venvPython(path.join(opts.sourceRoot, '.venv')) : undefined,
   ].filter((p): p is string => typeof p === 'string' && p.length > 0);
   for (const p of candidates) if (fs.existsSync(p)) return p;
-  // Let the spawn fail with ENOENT and the supervisor's message that says how to install Python.
-  return candidates[0] ?? 'python3';
+  // Nothing set up: python3 from PATH; the worker's `env` check says what is missing there (torch, …).
+  return 'python3';
 }

@@ -1,0 +1,188 @@
+/**
+ * Inline completion, top to bottom: prefilter → cursor windows → cache → prompt builder → ORT engine with stream
+ * filters → postprocess → cache. Editor-agnostic: the sidecar's LSP handler and the CLI both call `complete`.
+ *
+ * Only one generation runs at a time (the engine's KV cache is one sequence). A new request aborts the one in
+ * flight, which stops within one token; requests that were waiting their turn see their abort and return at once.
+ */
+import * as path from 'node:path';
+import { buildFimPrompt, DEFAULT_BUDGET, type PromptBudget } from '../examples/promptBuilder';
+import { detectFamily, type ModelFamily } from '../examples/families';
+import { loadTokenizer, type CodeTokenizer } from '../models/tokenizer';
+import { CompletionCache, COMPLETION_CACHE_ENTRIES } from './cache';
+import { cursorWindows, DEFAULT_WINDOW_BUDGET, type WindowBudget } from './context';
+import { OrtEngine, type EngineOptions, type GenerateResult } from './engine/ortEngine';
+import { defaultFilters, runFilters, type FilterVerdict } from './filters';
+import { postprocessCompletion } from './postprocess';
+import { prefilter, type PrefilterOptions, type SkipReason } from './prefilter';
+
+/** Ghost text is read at a glance: a few lines at most, so few tokens (this also bounds latency). */
+export const MAX_NEW_TOKENS = 64;
+
+export interface CompletionServiceOptions extends PrefilterOptions {
+  /** Hugging Face model directory: tokenizer.json decides the tokenizer and the FIM family. */
+  readonly modelDir: string;
+  /** RepoTune ONNX export served by the engine. */
+  readonly onnxDir: string;
+  readonly maxNewTokens?: number;
+  readonly promptBudget?: PromptBudget;
+  readonly windowBudget?: WindowBudget;
+  readonly engine?: EngineOptions;
+  readonly cacheEntries?: number;
+  readonly log?: (message: string) => void;
+}
+
+export interface CompletionRequest {
+  readonly text: string;
+  readonly offset: number;
+  readonly languageId: string;
+  readonly path?: string;
+}
+
+export interface Completion {
+  readonly text: string;
+  readonly fromCache: boolean;
+}
+
+/** What the last model run did, for logs and benchmarks. */
+export interface GenerationStats extends Omit<GenerateResult, 'ids'> {
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+  readonly filterReason?: string;
+}
+
+export class CompletionService {
+  private readonly tokenizer: CodeTokenizer;
+  private readonly family: ModelFamily;
+  private readonly cache: CompletionCache;
+  private engine: OrtEngine | undefined;
+  /** Tail of the chain that serialises model runs (and model swaps). */
+  private turn: Promise<void> = Promise.resolve();
+  private inFlight: AbortController | undefined;
+  private pending = 0;
+  private disposed = false;
+  lastSkipReason: SkipReason | undefined;
+  lastStats: GenerationStats | undefined;
+
+  /** Settings that may change while serving (the user toggles completions or a language). */
+  private opts: CompletionServiceOptions;
+
+  constructor(opts: CompletionServiceOptions) {
+    this.opts = opts;
+    this.tokenizer = loadTokenizer(opts.modelDir);
+    this.family = detectFamily(this.tokenizer, path.basename(opts.modelDir));
+    this.cache = new CompletionCache(opts.cacheEntries ?? COMPLETION_CACHE_ENTRIES);
+  }
+
+  static async create(opts: CompletionServiceOptions): Promise<CompletionService> {
+    const service = new CompletionService(opts);
+    await service.swapModel(opts.onnxDir);
+    return service;
+  }
+
+  /** Applies changed settings from the next request on. */
+  updateSettings(update: Partial<Pick<CompletionServiceOptions, 'enabled' | 'disabledLanguages' | 'maxFileChars' | 'maxNewTokens'>>): void {
+    this.opts = { ...this.opts, ...update };
+  }
+
+  /** Requests that have not returned yet (waiting their turn or generating). */
+  get pendingRequests(): number {
+    return this.pending;
+  }
+
+  async complete(req: CompletionRequest, signal?: AbortSignal): Promise<Completion | undefined> {
+    this.lastSkipReason = prefilter(req, this.opts);
+    if (this.lastSkipReason !== undefined || this.disposed) return undefined;
+    const { prefix, suffix } = cursorWindows(req.text, req.offset, this.opts.windowBudget ?? DEFAULT_WINDOW_BUDGET);
+    // This request supersedes the one in flight (even when the cache answers it); its caller's signal can cancel it too.
+    this.inFlight?.abort();
+    const scope = `${req.languageId}:${req.path ?? ''}`;
+    const hit = this.cache.get(scope, prefix, suffix);
+    if (hit !== undefined) return { text: hit.completion, fromCache: true };
+
+    const controller = new AbortController();
+    this.inFlight = controller;
+    const forwardAbort = () => controller.abort();
+    signal?.addEventListener('abort', forwardAbort);
+    if (signal?.aborted) controller.abort();
+    this.pending++;
+    const release = await this.takeTurn();
+    try {
+      if (controller.signal.aborted || this.engine === undefined) return undefined;
+      const text = await this.generate(this.engine, prefix, suffix, req.path, controller.signal);
+      if (text === undefined || controller.signal.aborted) return undefined;
+      this.cache.set(scope, prefix, suffix, text);
+      return { text, fromCache: false };
+    } finally {
+      release();
+      this.pending--;
+      signal?.removeEventListener('abort', forwardAbort);
+      if (this.inFlight === controller) this.inFlight = undefined;
+    }
+  }
+
+  /** One model run with the stream filters; undefined when cancelled or nothing is worth showing. */
+  private async generate(engine: OrtEngine, prefix: string, suffix: string, filePath: string | undefined, signal: AbortSignal): Promise<string | undefined> {
+    const prompt = buildFimPrompt(this.tokenizer, this.family, { prefix, suffix, path: filePath }, this.opts.promptBudget ?? DEFAULT_BUDGET);
+    const filters = defaultFilters({ prefix, suffix });
+    let verdict: FilterVerdict = { stop: false };
+    const result = await engine.generate(prompt.ids, {
+      maxNewTokens: this.opts.maxNewTokens ?? MAX_NEW_TOKENS,
+      stopIds: prompt.stopIds,
+      signal,
+      onToken: (_id, ids) => {
+        verdict = runFilters(filters, this.tokenizer.decode(ids), false);
+        return !verdict.stop;
+      },
+    });
+    const { ids, ...stats } = result;
+    if (result.stoppedBy === 'cancelled') return undefined;
+    if (!verdict.stop) verdict = runFilters(filters, this.tokenizer.decode(ids), true);
+    this.lastStats = { ...stats, promptTokens: prompt.ids.length, generatedTokens: ids.length, filterReason: verdict.stop ? verdict.reason : undefined };
+    const text = verdict.stop ? verdict.keep : this.tokenizer.decode(ids);
+    return postprocessCompletion(text, suffix);
+  }
+
+  /** Waits for every earlier run to finish; the returned function ends this one's turn. */
+  private async takeTurn(): Promise<() => void> {
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.turn;
+    this.turn = previous.then(() => mine);
+    await previous;
+    return release;
+  }
+
+  /** Loads another export (e.g. after training) and serves it from the next request on; the old one is freed. */
+  async swapModel(onnxDir: string): Promise<void> {
+    const next = await OrtEngine.load(onnxDir, this.opts.engine);
+    this.inFlight?.abort();
+    const release = await this.takeTurn();
+    try {
+      const old = this.engine;
+      if (this.disposed) {
+        await next.dispose();
+        return;
+      }
+      this.engine = next;
+      this.cache.clear(); // completions of the old model must not outlive it
+      await old?.dispose();
+      this.opts.log?.(`completion model loaded from ${onnxDir}`);
+    } finally {
+      release();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.inFlight?.abort();
+    const release = await this.takeTurn();
+    try {
+      await this.engine?.dispose();
+      this.engine = undefined;
+      this.cache.clear();
+    } finally {
+      release();
+    }
+  }
+}

@@ -1,0 +1,220 @@
+"""Builds the ONNX graph of a Llama/Qwen2-family decoder by hand, from merged fp32 weights.
+
+Why by hand: torch.onnx.export is fragile with transformers 5 cache classes, while a graph of standard ops
+(opset 17, no contrib ops) is deterministic, loads in onnxruntime-node 1.30 and Python 1.32 alike, and is easy to
+check against the Hugging Face model. The graph matches docs/architecture.md ("Adapter and export layout"):
+
+    inputs : input_ids, position_ids int64 [1,S]; past_key_values.{i}.key/value float32 [1,kvH,P,D]
+    outputs: logits float32 [1,V] (last position only); present.{i}.key/value float32 [1,kvH,P+S,D]
+
+Every formula mirrors transformers' modeling_llama/modeling_qwen2: RMSNorm in fp32, rotary cos/sin from
+position_ids * inv_freq with rotate_half = cat(-x2, x1), GQA by grouping query heads per kv head (the same head
+order as repeat_kv), softmax(q k^T * D^-0.5 + causal mask) v, SwiGLU MLP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+OPSET = 17
+# IR 8 is what opset 17 was released with; newer IR versions are refused by older onnxruntime builds (the Node one).
+IR_VERSION = 8
+# Masked attention scores are replaced (not offset) by this, so no inf/NaN can appear even for large activations.
+MASKED_SCORE = float(np.finfo(np.float32).min)
+
+
+@dataclass(frozen=True)
+class DecoderSpec:
+    """The few config numbers the graph depends on (read from config.json via transformers)."""
+
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    rms_norm_eps: float
+    inv_freq: np.ndarray  # float32 [head_dim/2], computed exactly as transformers' default rope does
+    tied_lm_head: bool
+
+    def input_names(self) -> list[str]:
+        names = ["input_ids", "position_ids"]
+        for i in range(self.num_layers):
+            names += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
+        return names
+
+    def output_names(self) -> list[str]:
+        names = ["logits"]
+        for i in range(self.num_layers):
+            names += [f"present.{i}.key", f"present.{i}.value"]
+        return names
+
+
+# weight(name) -> fp32 array in the Hugging Face layout, or None when absent (optional biases).
+WeightGetter = Callable[[str], "np.ndarray | None"]
+# make_tensor(name, array) -> the initializer's TensorProto, inline or pointing at external data (the caller decides).
+TensorMaker = Callable[[str, np.ndarray], onnx.TensorProto]
+
+
+class _GraphBuilder:
+    def __init__(self, spec: DecoderSpec, weight: WeightGetter, make_tensor: TensorMaker):
+        self.spec = spec
+        self.weight = weight
+        self.make_tensor = make_tensor
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._n = 0
+
+    def op(self, op_type: str, *inputs: str, **attrs) -> str:
+        """Appends one node with a single output and returns the output's name."""
+        self._n += 1
+        out = f"{op_type.lower()}_{self._n}"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=f"n{self._n}", **attrs))
+        return out
+
+    def op_to(self, output: str, op_type: str, *inputs: str, **attrs) -> str:
+        self._n += 1
+        self.nodes.append(helper.make_node(op_type, list(inputs), [output], name=f"n{self._n}", **attrs))
+        return output
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.initializers.append(self.make_tensor(name, value))
+        return name
+
+    def require(self, name: str) -> np.ndarray:
+        w = self.weight(name)
+        if w is None:
+            raise KeyError(f"weight {name!r} is missing from the model")
+        return w
+
+    def linear(self, x: str, prefix: str) -> str:
+        """x @ W^T (+ b); W is stored pre-transposed [in, out] so the graph needs a plain MatMul."""
+        w = self.const(f"{prefix}.weight_t", np.ascontiguousarray(self.require(f"{prefix}.weight").T))
+        y = self.op("MatMul", x, w)
+        bias = self.weight(f"{prefix}.bias")
+        if bias is not None:
+            y = self.op("Add", y, self.const(f"{prefix}.bias", bias))
+        return y
+
+    def rms_norm(self, x: str, weight_name: str) -> str:
+        var = self.op("ReduceMean", self.op("Mul", x, x), axes=[-1], keepdims=1)
+        inv = self.op("Reciprocal", self.op("Sqrt", self.op("Add", var, "rms_eps")))
+        return self.op("Mul", self.const(weight_name, self.require(weight_name)), self.op("Mul", x, inv))
+
+    def rotate(self, x: str, cos: str, sin: str) -> str:
+        """x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2])."""
+        first, second = self._split_half(x)
+        rotated = self.op("Concat", self.op("Neg", second), first, axis=-1)
+        return self.op("Add", self.op("Mul", x, cos), self.op("Mul", rotated, sin))
+
+    def _split_half(self, x: str) -> tuple[str, str]:
+        first = self.op("Slice", x, "zero_1d", "half_dim_1d", "minus_one_1d")
+        second = self.op("Slice", x, "half_dim_1d", "int64_max_1d", "minus_one_1d")
+        return first, second
+
+
+def build_decoder_model(spec: DecoderSpec, weight: WeightGetter, make_tensor: TensorMaker) -> onnx.ModelProto:
+    """Returns the ModelProto; make_tensor decides where each initializer's bytes go."""
+    g = _GraphBuilder(spec, weight, make_tensor)
+    s = spec
+    group = s.num_heads // s.num_kv_heads
+    i64 = lambda v: np.array(v, dtype=np.int64)  # noqa: E731 - tiny local helper for shape constants
+    g.const("zero_1d", i64([0]))
+    g.const("one_1d", i64([1]))
+    g.const("two_1d", i64([2]))
+    g.const("two_scalar", i64(2))
+    g.const("heads_shape", i64([1, s.num_heads, -1, s.head_dim]))
+    g.const("half_dim_1d", i64([s.head_dim // 2]))
+    g.const("minus_one_1d", i64([-1]))
+    g.const("int64_max_1d", i64([np.iinfo(np.int64).max]))
+    g.const("rms_eps", np.array(s.rms_norm_eps, dtype=np.float32))
+    g.const("attn_scale", np.array(s.head_dim**-0.5, dtype=np.float32))
+    g.const("masked_score", np.array(MASKED_SCORE, dtype=np.float32))
+    g.const("inv_freq", s.inv_freq.astype(np.float32))
+    g.const("q_shape", i64([1, -1, s.num_heads, s.head_dim]))
+    g.const("kv_shape", i64([1, -1, s.num_kv_heads, s.head_dim]))
+    g.const("q_grouped_shape", i64([1, s.num_kv_heads, group, -1, s.head_dim]))
+    g.const("attn_out_shape", i64([1, -1, s.num_heads * s.head_dim]))
+    g.const("one_scalar", i64(1))
+    g.const("zero_scalar", i64(0))
+    g.const("last_index", i64(-1))
+
+    # Rotary tables, shared by all layers: [1, 1, S, D] so they broadcast over heads.
+    positions = g.op("Unsqueeze", g.op("Cast", "position_ids", to=TensorProto.FLOAT), "minus_one_1d")  # [1, S, 1]
+    freqs = g.op("Mul", positions, "inv_freq")  # [1, S, D/2], as transformers: position_ids[..., None] * inv_freq
+    emb = g.op("Concat", freqs, freqs, axis=-1)
+    cos = g.op("Unsqueeze", g.op("Cos", emb), "one_1d")
+    sin = g.op("Unsqueeze", g.op("Sin", emb), "one_1d")
+
+    # Causal mask [S, P+S]: query j sits at absolute position P+j and sees keys 0..P+j. P comes from layer 0's past.
+    seq_len = g.op("Gather", g.op("Shape", "input_ids"), "one_scalar", axis=0)
+    past_len = g.op("Gather", g.op("Shape", "past_key_values.0.key"), "two_scalar", axis=0)
+    total_len = g.op("Add", past_len, seq_len)
+    query_pos = g.op("Unsqueeze", g.op("Add", g.op("Range", "zero_scalar", seq_len, "one_scalar"), past_len), "one_1d")
+    key_pos = g.op("Unsqueeze", g.op("Range", "zero_scalar", total_len, "one_scalar"), "zero_1d")
+    visible = g.op("LessOrEqual", key_pos, query_pos)
+
+    hidden = g.op("Gather", g.const("embed_tokens", g.require("model.embed_tokens.weight")), "input_ids", axis=0)
+    for i in range(s.num_layers):
+        p = f"model.layers.{i}"
+        x = g.rms_norm(hidden, f"{p}.input_layernorm.weight")
+        q = g.op("Transpose", g.op("Reshape", g.linear(x, f"{p}.self_attn.q_proj"), "q_shape"), perm=[0, 2, 1, 3])
+        k = g.op("Transpose", g.op("Reshape", g.linear(x, f"{p}.self_attn.k_proj"), "kv_shape"), perm=[0, 2, 1, 3])
+        v = g.op("Transpose", g.op("Reshape", g.linear(x, f"{p}.self_attn.v_proj"), "kv_shape"), perm=[0, 2, 1, 3])
+        q = g.rotate(q, cos, sin)
+        k = g.rotate(k, cos, sin)
+        keys = g.op_to(f"present.{i}.key", "Concat", f"past_key_values.{i}.key", k, axis=2)
+        values = g.op_to(f"present.{i}.value", "Concat", f"past_key_values.{i}.value", v, axis=2)
+        # GQA without copying kv: query heads h = kv*group + r (repeat_kv's order) become [1, kvH, group, S, D],
+        # and the kv tensors get a broadcast axis [1, kvH, 1, T, D].
+        q5 = g.op("Reshape", q, "q_grouped_shape")
+        k5 = g.op("Unsqueeze", keys, "two_1d")
+        v5 = g.op("Unsqueeze", values, "two_1d")
+        scores = g.op("Mul", g.op("MatMul", q5, g.op("Transpose", k5, perm=[0, 1, 2, 4, 3])), "attn_scale")
+        probs = g.op("Softmax", g.op("Where", visible, scores, "masked_score"), axis=-1)
+        attn = g.op("Reshape", g.op("MatMul", probs, v5), "heads_shape")
+        attn = g.op("Reshape", g.op("Transpose", attn, perm=[0, 2, 1, 3]), "attn_out_shape")
+        hidden = g.op("Add", hidden, g.linear(attn, f"{p}.self_attn.o_proj"))
+
+        x = g.rms_norm(hidden, f"{p}.post_attention_layernorm.weight")
+        gate = g.linear(x, f"{p}.mlp.gate_proj")
+        act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), g.linear(x, f"{p}.mlp.up_proj"))
+        hidden = g.op("Add", hidden, g.linear(act, f"{p}.mlp.down_proj"))
+
+    last = g.op("Gather", g.rms_norm(hidden, "model.norm.weight"), "last_index", axis=1)  # [1, H]
+    if s.tied_lm_head:
+        # Gemm with transB reads the [V, H] embedding directly, so tied weights are stored once.
+        g.op_to("logits", "Gemm", last, "embed_tokens", transB=1)
+    else:
+        g.op_to("logits", "Gemm", last, g.const("lm_head", g.require("lm_head.weight")), transB=1)
+
+    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s), _graph_outputs(s), g.initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="repotune")
+    model.ir_version = IR_VERSION
+    return model
+
+
+def _graph_inputs(s: DecoderSpec) -> list[onnx.ValueInfoProto]:
+    kv_dims = [1, s.num_kv_heads, "past_sequence_length", s.head_dim]
+    inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "sequence_length"]),
+        helper.make_tensor_value_info("position_ids", TensorProto.INT64, [1, "sequence_length"]),
+    ]
+    for i in range(s.num_layers):
+        for kind in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", TensorProto.FLOAT, kv_dims))
+    return inputs
+
+
+def _graph_outputs(s: DecoderSpec) -> list[onnx.ValueInfoProto]:
+    kv_dims = [1, s.num_kv_heads, "total_sequence_length", s.head_dim]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, s.vocab_size])]
+    for i in range(s.num_layers):
+        for kind in ("key", "value"):
+            outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", TensorProto.FLOAT, kv_dims))
+    return outputs

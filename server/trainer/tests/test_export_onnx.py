@@ -1,0 +1,256 @@
+"""ONNX export: onnxruntime on the exported graph must reproduce the Hugging Face (merged) model exactly.
+
+Uses the real demo model (generated once per module) and a LoRA adapter made here with random lora_B, so merging
+visibly changes the outputs. A "varied" copy of the demo model adds q/k/v biases, non-unit norms and an untied
+lm_head, so every optional path of the graph builder is compared against transformers too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForCausalLM
+
+from repotune_trainer.demo_model import write_demo_model
+from repotune_trainer.export_onnx import ExportError, export_onnx, main
+
+LOGITS_ATOL = 1e-4
+PROMPT_LEN = 20
+PREFILL_LEN = 12
+DECODE_STEPS = 5
+GREEDY_NEW_TOKENS = 16
+PROMPT_TOKEN_MAX = 1000  # ordinary BPE tokens, below the special tokens
+
+
+def _prompt(n: int, seed: int = 0) -> list[int]:
+    return np.random.RandomState(seed).randint(0, PROMPT_TOKEN_MAX, size=n).tolist()
+
+
+class OrtDecoder:
+    """Drives an exported model through the contract's I/O, the way the Node engine does."""
+
+    def __init__(self, onnx_dir):
+        self.meta = json.loads((onnx_dir / "repotune-onnx.json").read_text())
+        self.session = ort.InferenceSession(str(onnx_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+        self.past = self.empty_past()
+        self.pos = 0
+
+    def empty_past(self) -> dict:
+        shape = (1, self.meta["num_kv_heads"], 0, self.meta["head_dim"])
+        return {f"past_key_values.{i}.{kind}": np.zeros(shape, np.float32)
+                for i in range(self.meta["num_layers"]) for kind in ("key", "value")}
+
+    def step(self, ids: list[int]) -> np.ndarray:
+        """Feeds ids after everything fed so far; returns the last position's logits [V]."""
+        feed = {"input_ids": np.array([ids], np.int64),
+                "position_ids": np.arange(self.pos, self.pos + len(ids), dtype=np.int64)[None], **self.past}
+        outputs = dict(zip(self.meta["outputs"], self.session.run(self.meta["outputs"], feed)))
+        self.past = {name.replace("present.", "past_key_values."): outputs[name]
+                     for name in self.meta["outputs"] if name.startswith("present.")}
+        self.pos += len(ids)
+        return outputs["logits"][0]
+
+
+def _hf_model(model_dir, adapter_dir=None):
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    return model.eval()
+
+
+def _hf_logits(model, ids: list[int]) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0].numpy()
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("export")
+
+
+@pytest.fixture(scope="module")
+def demo_dir(work):
+    return write_demo_model(work / "demo")
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(work, demo_dir):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(1)
+    model = get_peft_model(_hf_model(demo_dir), LoraConfig(r=8, lora_alpha=16, target_modules="all-linear"))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.02)  # PEFT initialises lora_B to zero, which would make the adapter a no-op
+    model.save_pretrained(str(work / "adapter"))
+    return work / "adapter"
+
+
+@pytest.fixture(scope="module")
+def base_export(work, demo_dir):
+    return export_onnx(str(demo_dir), None, str(work / "onnx-base"))
+
+
+@pytest.fixture(scope="module")
+def adapter_export(work, demo_dir, adapter_dir):
+    return export_onnx(str(demo_dir), str(adapter_dir), str(work / "onnx-adapter"))
+
+
+@pytest.fixture(scope="module")
+def merged_model(demo_dir, adapter_dir):
+    return _hf_model(demo_dir, adapter_dir)
+
+
+def _onnx_dir(result: dict) -> Path:
+    return Path(result["onnx_dir"])
+
+
+def test_base_prefill_logits_match_hf(demo_dir, base_export):
+    ids = _prompt(PROMPT_LEN)
+    logits = OrtDecoder(_onnx_dir(base_export)).step(ids)
+    np.testing.assert_allclose(logits, _hf_logits(_hf_model(demo_dir), ids)[-1], atol=LOGITS_ATOL, rtol=0)
+
+
+def test_adapter_prefill_logits_match_merged_hf_and_differ_from_base(merged_model, base_export, adapter_export):
+    ids = _prompt(PROMPT_LEN, seed=3)
+    with_adapter = OrtDecoder(_onnx_dir(adapter_export)).step(ids)
+    np.testing.assert_allclose(with_adapter, _hf_logits(merged_model, ids)[-1], atol=LOGITS_ATOL, rtol=0)
+    without = OrtDecoder(_onnx_dir(base_export)).step(ids)
+    assert np.abs(with_adapter - without).max() > 100 * LOGITS_ATOL
+
+
+def test_incremental_decoding_matches_full_sequence(merged_model, adapter_export):
+    ids = _prompt(PREFILL_LEN + DECODE_STEPS, seed=5)
+    reference = _hf_logits(merged_model, ids)
+    decoder = OrtDecoder(_onnx_dir(adapter_export))
+    np.testing.assert_allclose(decoder.step(ids[:PREFILL_LEN]), reference[PREFILL_LEN - 1], atol=LOGITS_ATOL, rtol=0)
+    for pos in range(PREFILL_LEN, PREFILL_LEN + DECODE_STEPS):
+        np.testing.assert_allclose(decoder.step([ids[pos]]), reference[pos], atol=LOGITS_ATOL, rtol=0)
+    assert decoder.past["past_key_values.0.key"].shape == (1, 2, PREFILL_LEN + DECODE_STEPS, 32)
+
+
+def test_greedy_generation_matches_hf_generate(merged_model, adapter_export):
+    ids = _prompt(8, seed=7)
+    decoder = OrtDecoder(_onnx_dir(adapter_export))
+    eos = set(decoder.meta["eos_token_ids"])
+    generated, logits = [], decoder.step(ids)
+    # Random weights: the demo model could emit eos early; then both sides stop there and must still agree.
+    while len(generated) < GREEDY_NEW_TOKENS:
+        generated.append(int(np.argmax(logits)))
+        if generated[-1] in eos:
+            break
+        logits = decoder.step([generated[-1]])
+    with torch.no_grad():
+        out = merged_model.generate(torch.tensor([ids]), max_new_tokens=GREEDY_NEW_TOKENS, do_sample=False,
+                                    pad_token_id=next(iter(eos)))
+    assert generated == out[0, len(ids):].tolist()
+
+
+def test_graph_io_and_metadata(demo_dir, adapter_dir, adapter_export):
+    onnx_dir = _onnx_dir(adapter_export)
+    meta = json.loads((onnx_dir / "repotune-onnx.json").read_text())
+    assert (meta["num_layers"], meta["num_kv_heads"], meta["head_dim"], meta["vocab_size"]) == (4, 2, 32, 1088)
+    assert meta["eos_token_ids"] == [1024] and meta["dtype"] == "float32"
+    sha = hashlib.sha256((adapter_dir / "adapter_model.safetensors").read_bytes()).hexdigest()
+    assert meta["source"] == {"base_model_dir": str(demo_dir.resolve()), "adapter_dir": str(adapter_dir.resolve()),
+                              "adapter_sha256": sha}
+    session = ort.InferenceSession(adapter_export["onnx_path"], providers=["CPUExecutionProvider"])
+    inputs = {i.name: (i.type, i.shape) for i in session.get_inputs()}
+    outputs = {o.name: (o.type, o.shape) for o in session.get_outputs()}
+    assert list(inputs) == meta["inputs"] and list(outputs) == meta["outputs"]
+    assert inputs["input_ids"] == ("tensor(int64)", [1, "sequence_length"])
+    assert inputs["position_ids"] == ("tensor(int64)", [1, "sequence_length"])
+    assert inputs["past_key_values.3.value"] == ("tensor(float)", [1, 2, "past_sequence_length", 32])
+    assert outputs["logits"] == ("tensor(float)", [1, 1088])
+    assert outputs["present.0.key"] == ("tensor(float)", [1, 2, "total_sequence_length", 32])
+    assert not (onnx_dir / "model.onnx.data").exists()
+
+
+@pytest.fixture(scope="module")
+def varied_model_dir(work, demo_dir):
+    """The demo model with q/k/v biases, non-unit norm weights and its own lm_head (untied)."""
+    out = work / "varied"
+    shutil.copytree(demo_dir, out)
+    gen = torch.Generator().manual_seed(2)
+    state = load_file(str(out / "model.safetensors"))
+    for name, t in state.items():
+        if name.endswith(".bias") or "norm" in name:
+            state[name] = t + 0.1 * torch.randn(t.shape, generator=gen)
+    state["lm_head.weight"] = 0.02 * torch.randn(state["model.embed_tokens.weight"].shape, generator=gen)
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    cfg = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**cfg, "tie_word_embeddings": False}))
+    return out
+
+
+def test_biases_norms_and_untied_head_match_hf(work, varied_model_dir):
+    # Forced external data here also covers the large-model layout (model.onnx.data) on a small model.
+    result = export_onnx(str(varied_model_dir), None, str(work / "onnx-varied"), external_data=True)
+    assert (_onnx_dir(result) / "model.onnx.data").is_file()
+    ids = _prompt(PROMPT_LEN, seed=9)
+    reference = _hf_logits(_hf_model(varied_model_dir), ids)
+    decoder = OrtDecoder(_onnx_dir(result))
+    np.testing.assert_allclose(decoder.step(ids[:-1]), reference[-2], atol=LOGITS_ATOL, rtol=0)
+    np.testing.assert_allclose(decoder.step(ids[-1:]), reference[-1], atol=LOGITS_ATOL, rtol=0)
+
+
+def _model_with_config(work, demo_dir, name: str, **overrides):
+    out = work / name
+    shutil.copytree(demo_dir, out)
+    cfg = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**cfg, **overrides}))
+    return out
+
+
+def test_unsupported_architecture_is_named(work, demo_dir):
+    bad = _model_with_config(work, demo_dir, "gpt2-like", model_type="gpt2", architectures=["GPT2LMHeadModel"])
+    with pytest.raises(ExportError, match=r"unsupported architecture: model_type 'gpt2' \(GPT2LMHeadModel\)"):
+        export_onnx(str(bad), None, str(work / "never"))
+    scaled = _model_with_config(work, demo_dir, "yarn", rope_scaling={"rope_type": "yarn", "factor": 4.0})
+    with pytest.raises(ExportError, match="rope_scaling of type 'yarn'"):
+        export_onnx(str(scaled), None, str(work / "never"))
+    assert not (work / "never").exists()
+
+
+def test_corrupt_weights_and_unwritable_out_dir(work, demo_dir):
+    corrupt = work / "corrupt"
+    shutil.copytree(demo_dir, corrupt)
+    data = (corrupt / "model.safetensors").read_bytes()
+    (corrupt / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ExportError, match="could not load the model"):
+        export_onnx(str(corrupt), None, str(work / "never"))
+    partial = work / "partial"
+    shutil.copytree(demo_dir, partial)
+    state = load_file(str(partial / "model.safetensors"))
+    del state["model.layers.1.mlp.up_proj.weight"]
+    save_file(state, str(partial / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ExportError, match="incomplete; missing: model.layers.1.mlp.up_proj.weight"):
+        export_onnx(str(partial), None, str(work / "never"))
+    (work / "a-file").write_text("not a directory")
+    with pytest.raises(ExportError, match="not writable"):
+        export_onnx(str(demo_dir), None, str(work / "a-file" / "onnx"))
+    assert sorted(p.name for p in work.iterdir() if ".export-" in p.name) == []
+
+
+def test_atomic_replace_and_cli(work, demo_dir, capsys):
+    out = work / "onnx-cli"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an older export")
+    assert main(["--model", str(demo_dir), "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"onnx_dir": str(out), "onnx_path": str(out / "model.onnx")}
+    assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "repotune-onnx.json"]
+    assert [p.name for p in work.iterdir() if ".export-" in p.name] == []
+    assert main(["--model", str(work / "missing"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert (out / "model.onnx").is_file()  # a failed export leaves the previous one untouched

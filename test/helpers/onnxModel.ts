@@ -1,0 +1,39 @@
+/** The demo model exported to ONNX once per checkout (what the completion engine serves in tests). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { CACHE_DIR, TRAINER_DIR, ensureDemoModel, pythonPath } from './paths';
+
+/** Lines of the exporter's stderr quoted when it fails. */
+const EXPORT_ERROR_TAIL_LINES = 20;
+
+/** Exports (once) and returns the ONNX directory of the demo model. */
+export function ensureDemoOnnx(): string {
+  const modelDir = ensureDemoModel();
+  const dir = path.join(CACHE_DIR, 'demo-onnx');
+  const complete = fs.existsSync(path.join(dir, 'model.onnx')) && fs.existsSync(path.join(dir, 'repotune-onnx.json'));
+  if (complete && fs.statSync(path.join(dir, 'model.onnx')).mtimeMs >= fs.statSync(path.join(modelDir, 'model.safetensors')).mtimeMs) {
+    return dir;
+  }
+  // Test files run in parallel processes: each exports to its own dir and the first rename wins.
+  const staging = `${dir}.staging-${process.pid}`;
+  try {
+    execFileSync(pythonPath(), ['-m', 'repotune_trainer.export_onnx', '--model', modelDir, '--out', staging], {
+      cwd: TRAINER_DIR,
+      env: { ...process.env, PYTHONPATH: TRAINER_DIR },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
+    });
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-EXPORT_ERROR_TAIL_LINES).join('\n');
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw new Error(`Exporting the demo model to ONNX failed (${modelDir} -> ${staging}):\n${stderr}`);
+  }
+  if (complete) fs.rmSync(dir, { recursive: true, force: true }); // stale: older than the demo model
+  try {
+    fs.renameSync(staging, dir);
+  } catch {
+    fs.rmSync(staging, { recursive: true, force: true }); // another test process put its export there first
+  }
+  return dir;
+}
