@@ -91,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
           abortOnSigint(),
         );
         if (values.json) console.log(JSON.stringify(outcome, null, 2));
-        else console.log(`\nharvest: ${outcome.harvestSummary}\nadapter: ${outcome.adapterDir}\nonnx:    ${outcome.onnxDir}`);
+        else console.log(`\nharvest: ${outcome.harvestSummary}\nadapter: ${outcome.adapterDir}${outcome.onnxDir ? `\nonnx:    ${outcome.onnxDir}` : ' (cancelled: not activated)'}`);
         return outcome.cancelled ? 130 : 0;
       } finally {
         await trainer.dispose();
@@ -110,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
         const result = await service.complete({ text, offset, languageId: path.extname(file).slice(1), path: path.relative(workspace, file) });
         console.log(result?.text ?? '');
       } finally {
-        service.dispose();
+        await service.dispose();
       }
       return 0;
     }

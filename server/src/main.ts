@@ -102,9 +102,10 @@ connection.onRequest(Requests.fineTune, async (params: FineTuneParams, token) =>
       },
       abort.signal,
     );
-    await serve(outcome.run.modelDir, outcome.run.onnxDir, outcome.run.runId);
+    if (outcome.run) await serve(outcome.run.modelDir, outcome.run.onnxDir, outcome.run.runId);
+    else setStatus(before.state === 'serving' ? before : { state: 'idle', message: 'Fine-tuning cancelled.' });
     const { run: _run, ...result } = outcome;
-    return { ...result, harvestSummary: outcome.harvestSummary };
+    return result;
   } catch (err) {
     const e = err as Error;
     log('error', `Fine-tuning failed: ${e.message}`);
@@ -149,7 +150,7 @@ connection.languages.inlineCompletion.on(async (params, token) => {
 });
 
 connection.onShutdown(async () => {
-  completions?.dispose();
+  await completions?.dispose();
   await trainer?.dispose();
 });
 

@@ -20,12 +20,15 @@ export interface FineTuneParams {
 
 export interface FineTuneResult {
   adapterDir: string;
+  /** Empty when the run was cancelled: a cancelled run is saved but neither exported nor activated. */
   onnxDir: string;
   steps: number;
   finalLoss: number;
   cancelled: boolean;
   filesUsed: number;
   examples: number;
+  /** One line: files kept / left out by reason / secrets redacted / holdout. */
+  harvestSummary: string;
 }
 
 /** Sent by the sidecar while a fine-tune runs; the client shows it in a progress notification. */
@@ -67,6 +70,7 @@ export const Notifications = {
 /** Initialization options the client passes to the sidecar (from the extension's settings). */
 export interface InitOptions {
   pythonPath?: string;
+  logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Where models, adapters and exports are stored (the extension's global storage). */
   storageDir: string;
   /** Path of server/trainer inside the installed extension. */

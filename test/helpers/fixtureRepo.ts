@@ -50,8 +50,16 @@ def largest(shapes):
     return max(shapes, key=lambda shape: shape.area())
 `;
 
-/** Where the integration and e2e tests ask for a completion. */
+/** Where the integration test asks for a completion: the user has just typed `return ` on area()'s last line. */
 export const FIXTURE_PROBE = { file: 'src/shapes.py', cursorAfter: '    def area(self):\n        return ' } as const;
+
+/** The probe file as the user sees it mid-typing: the rest of the cursor's line not written yet. Returns text + offset. */
+export function probeDocument(repo: string): { text: string; offset: number } {
+  const full = fs.readFileSync(path.join(repo, FIXTURE_PROBE.file), 'utf8');
+  const offset = full.indexOf(FIXTURE_PROBE.cursorAfter) + FIXTURE_PROBE.cursorAfter.length;
+  const lineEnd = full.indexOf('\n', offset);
+  return { text: full.slice(0, offset) + full.slice(lineEnd), offset };
+}
 
 function git(cwd: string, ...args: string[]): void {
   execFileSync('git', ['-c', 'user.name=RepoTune Test', '-c', 'user.email=test@repotune.invalid', ...args], { cwd, stdio: 'ignore' });

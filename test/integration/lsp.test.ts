@@ -27,7 +27,7 @@ import { loadTokenizer } from '../../server/src/models/tokenizer';
 import { detectFamily } from '../../server/src/examples/families';
 import { buildFimPrompt } from '../../server/src/examples/promptBuilder';
 import { REPO_ROOT, TRAINER_DIR, pythonPath, tempDir } from '../helpers/paths';
-import { makeFixtureRepo, FIXTURE_PROBE } from '../helpers/fixtureRepo';
+import { makeFixtureRepo, probeDocument, FIXTURE_PROBE } from '../helpers/fixtureRepo';
 
 /** Enough steps for the demo model to memorise the tiny fixture repository. */
 const TRAIN_STEPS = 80;
@@ -70,8 +70,7 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
     assert.ok(statuses.some((s) => s.state === 'training') && statuses.at(-1)?.state === 'serving', `statuses: ${JSON.stringify(statuses)}`);
 
     const file = path.join(workspace, FIXTURE_PROBE.file);
-    const text = fs.readFileSync(file, 'utf8');
-    const offset = text.indexOf(FIXTURE_PROBE.cursorAfter) + FIXTURE_PROBE.cursorAfter.length;
+    const { text, offset } = probeDocument(workspace);
     const uri = pathToFileURL(file).href;
     await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'python', version: 1, text } });
     const lines = text.slice(0, offset).split('\n');

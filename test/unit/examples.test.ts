@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ensureDemoModel, tempDir } from '../helpers/paths';
 import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
 import { detectFamily } from '../../server/src/examples/families';
-import { buildShards, ShardError, type ShardInputFile } from '../../server/src/examples/shards';
+import { buildShards, MAX_VIEWS_PER_WINDOW, ShardError, TARGET_TRAIN_EXAMPLES, trainingViews, type ShardInputFile } from '../../server/src/examples/shards';
 import { planFileExamples } from '../../server/src/examples/plan';
 import { mulberry32 } from '../../server/src/examples/prng';
 import { harvest } from '../../server/src/harvest/harvest';
@@ -127,7 +127,8 @@ test('planted secrets never appear in any written shard (harvest → shards)', a
     git(repo, 'init', '-q');
     const secretsText = PLANTED_SECRETS.map((s) => s.line).join('\n') + '\n';
     // The secrets file twice (train and, via the newest commit, holdout) so both shard kinds are checked.
-    writeFiles(repo, { [SECRETS_FILE]: secretsText, 'src/app.ts': sourceFile('app', 8) });
+    // Two more plain files keep the newest commit's one file within MAX_HOLDOUT_SHARE of the kept files.
+    writeFiles(repo, { [SECRETS_FILE]: secretsText, 'src/app.ts': sourceFile('app', 8), 'src/util.ts': sourceFile('util', 6), 'src/lib.ts': sourceFile('lib', 7) });
     commitAll(repo, 'first');
     writeFiles(repo, { 'src/more.ts': `${secretsText}export const more = 1;\n` });
     commitAll(repo, 'second');
@@ -144,4 +145,21 @@ test('planted secrets never appear in any written shard (harvest → shards)', a
   } finally {
     removeDir(repo);
   }
+});
+
+test('a small repository gets several FIM spans per window; a large one and the holdout get one', () => {
+  const small: ShardInputFile[] = [
+    { path: 'a.py', text: 'def f(x):\n    return x + 1\n', language: 'python', split: 'train' },
+    { path: 'b.py', text: 'def g(y):\n    return y * 2\n', language: 'python', split: 'holdout' },
+  ];
+  assert.equal(trainingViews(small, SEQ_LEN), MAX_VIEWS_PER_WINDOW, 'one training window: capped views');
+  const many = Array.from({ length: TARGET_TRAIN_EXAMPLES + 1 }, (_, i) => ({ path: `f${i}.py`, text: 'x = 1\n', language: 'python', split: 'train' as const }));
+  assert.equal(trainingViews(many, SEQ_LEN), 1, 'enough windows already: one view');
+  const mid = Array.from({ length: 100 }, (_, i) => ({ path: `m${i}.py`, text: 'x = 1\n', language: 'python', split: 'train' as const }));
+  assert.equal(trainingViews(mid, SEQ_LEN), Math.ceil(TARGET_TRAIN_EXAMPLES / 100));
+
+  const plans = planFileExamples(small[0].text, mulberry32(7), SEQ_LEN, 0.5, 8);
+  assert.equal(plans.length, 8);
+  assert.ok(plans.filter((p) => p.kind === 'continuation').length <= 1, 'a window has at most one continuation');
+  assert.equal(planFileExamples(small[0].text, mulberry32(7), SEQ_LEN, 0, 8).length, 1, 'fimRate 0: the one continuation only');
 });

@@ -139,7 +139,8 @@ test('holdoutCommits counts the newest N commits', async () => {
   const repo = outsideTempDir('harvest-holdout');
   try {
     git(repo, 'init', '-q');
-    writeFiles(repo, { 'a.ts': 'const a = 1;\n', 'b.ts': 'const b = 1;\n', 'c.ts': 'const c = 1;\n' });
+    // Seven files, so that two changed files stay within MAX_HOLDOUT_SHARE of the kept files.
+    writeFiles(repo, Object.fromEntries('abcdefg'.split('').map((n) => [`${n}.ts`, `const ${n} = 1;\n`])));
     commitAll(repo, 'one');
     writeFiles(repo, { 'b.ts': 'const b = 2;\n' });
     commitAll(repo, 'two');
@@ -149,6 +150,12 @@ test('holdoutCommits counts the newest N commits', async () => {
       (await harvest(repo, { holdoutCommits: n })).files.filter((f) => f.split === 'holdout').map((f) => f.path);
     assert.deepEqual(await holdoutOf(1), ['c.ts']);
     assert.deepEqual(await holdoutOf(2), ['b.ts', 'c.ts']);
+    // A sweeping newest commit (over MAX_HOLDOUT_SHARE of the files) falls back to the path-hash split.
+    writeFiles(repo, { 'a.ts': 'const a = 3;\n', 'd.ts': 'const d = 3;\n', 'e.ts': 'const e = 3;\n' });
+    commitAll(repo, 'sweep');
+    const swept = await harvest(repo, {});
+    assert.equal(swept.manifest.holdoutRule, 'path-hash');
+    assert.ok(swept.notices.some((n) => /changed 3 of 7 harvested files \(over 30%\)/.test(n)), swept.notices.join('\n'));
   } finally {
     removeDir(repo);
   }

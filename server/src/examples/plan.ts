@@ -40,23 +40,35 @@ interface Line {
   readonly content: number;
 }
 
-export function planFileExamples(text: string, rng: Rng, seqLen: number, fimRate: number): ExamplePlan[] {
+/** How many windows (about one training sequence of text each) a file is cut into. */
+export function windowCount(text: string, seqLen: number): number {
+  return Math.min(MAX_EXAMPLES_PER_FILE, Math.max(1, Math.ceil(text.length / (seqLen * CHARS_PER_TOKEN_ESTIMATE))));
+}
+
+/**
+ * Plans `views` examples per window. Extra views are extra FIM spans of the same window (a window has only one
+ * continuation), which is how a small repository still yields enough distinct FIM examples to learn from.
+ */
+export function planFileExamples(text: string, rng: Rng, seqLen: number, fimRate: number, views = 1): ExamplePlan[] {
   const lines = splitLines(text);
-  const windowChars = seqLen * CHARS_PER_TOKEN_ESTIMATE;
-  const windows = Math.min(MAX_EXAMPLES_PER_FILE, Math.max(1, Math.ceil(text.length / windowChars)));
+  const windows = windowCount(text, seqLen);
   const contextChars = seqLen * MAX_CHARS_PER_TOKEN;
   const plans: ExamplePlan[] = [];
   for (let w = 0; w < windows; w++) {
     const first = Math.floor((w * lines.length) / windows);
     const last = Math.floor(((w + 1) * lines.length) / windows) - 1;
     if (last < first) continue;
-    const useFim = rng() < fimRate;
     const codeLines = range(first, last).filter((i) => lines[i].content < lines[i].end);
     if (codeLines.length === 0) continue;
-    if (useFim) {
-      plans.push(planFim(text, lines, codeLines[randInt(rng, 0, codeLines.length - 1)], rng, contextChars));
-    } else {
-      plans.push({ kind: 'continuation', text: text.slice(lines[first].start, Math.min(text.length, lines[last].end + 1)) });
+    let continuationDone = false;
+    for (let v = 0; v < views; v++) {
+      const useFim = rng() < fimRate;
+      if (useFim || (continuationDone && fimRate > 0)) {
+        plans.push(planFim(text, lines, codeLines[randInt(rng, 0, codeLines.length - 1)], rng, contextChars));
+      } else if (!continuationDone) {
+        continuationDone = true;
+        plans.push({ kind: 'continuation', text: text.slice(lines[first].start, Math.min(text.length, lines[last].end + 1)) });
+      }
     }
   }
   return plans;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CodeTokenizer } from '../models/tokenizer';
 import type { ModelFamily } from './families';
-import { planFileExamples, type FimPlan } from './plan';
+import { planFileExamples, windowCount, type FimPlan } from './plan';
 import { rngFor, shuffle } from './prng';
 import { buildContinuationExample, buildFimExample, type TrainingExample } from './trainingExample';
 
@@ -15,6 +15,9 @@ export const SHARD_FORMAT_VERSION = 1;
 export const INDEX_FILE = 'index.json';
 /** Examples per .jsonl shard: small enough to stream, large enough not to litter the folder. */
 export const EXAMPLES_PER_SHARD = 2000;
+/** Training examples a small repository is brought up to by drawing more FIM spans per window (see trainingViews). */
+export const TARGET_TRAIN_EXAMPLES = 512;
+export const MAX_VIEWS_PER_WINDOW = 16;
 export const DEFAULT_FIM_RATE = 0.9;
 /** Caps memory and disk for huge repositories; the shuffle happens before the cap, so it is a fair sample. */
 export const DEFAULT_MAX_TRAIN_EXAMPLES = 100_000;
@@ -62,12 +65,13 @@ export async function buildShards(
   if (!(fimRate >= 0 && fimRate <= 1)) throw new ShardError(`fimRate must be between 0 and 1 (got ${fimRate}).`);
 
   const ordered = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const views = trainingViews(ordered, opts.seqLen);
   const train: TrainingExample[] = [];
   const evalSet: TrainingExample[] = [];
   for (const file of ordered) {
     if (opts.signal?.aborted) throw new ShardError('Building training examples was cancelled.');
-    const target = file.split === 'holdout' ? evalSet : train;
-    target.push(...examplesOfFile(file, tok, family, opts.seed, opts.seqLen, fimRate));
+    const holdout = file.split === 'holdout';
+    (holdout ? evalSet : train).push(...examplesOfFile(file, tok, family, opts.seed, opts.seqLen, fimRate, holdout ? 1 : views));
     await new Promise<void>((r) => setImmediate(r)); // keep an LSP server responsive between files
   }
 
@@ -102,6 +106,15 @@ export async function buildShards(
   };
 }
 
+/**
+ * FIM spans drawn per window of training text: enough that a small repository still gives about
+ * TARGET_TRAIN_EXAMPLES examples, at most MAX_VIEWS_PER_WINDOW (beyond that the spans repeat), one for a large one.
+ */
+export function trainingViews(files: readonly ShardInputFile[], seqLen: number): number {
+  const windows = files.filter((f) => f.split !== 'holdout').reduce((n, f) => n + windowCount(f.text, seqLen), 0);
+  return Math.max(1, Math.min(MAX_VIEWS_PER_WINDOW, Math.ceil(TARGET_TRAIN_EXAMPLES / Math.max(1, windows))));
+}
+
 /** Every example of one file, from its own PRNG stream. */
 export function examplesOfFile(
   file: ShardInputFile,
@@ -110,9 +123,10 @@ export function examplesOfFile(
   seed: number,
   seqLen: number,
   fimRate: number,
+  views = 1,
 ): TrainingExample[] {
   const out: TrainingExample[] = [];
-  for (const plan of planFileExamples(file.text, rngFor(seed, file.path), seqLen, fimRate)) {
+  for (const plan of planFileExamples(file.text, rngFor(seed, file.path), seqLen, fimRate, views)) {
     if (plan.kind === 'fim') {
       const fim =
         buildFimExample(tok, family, { prefix: plan.prefix, suffix: plan.suffix, middle: plan.middle, path: file.path }, seqLen) ??

@@ -71,7 +71,7 @@ export async function runDemo(opts: DemoOptions, signal?: AbortSignal): Promise<
     onProgress: opts.onProgress,
     log: () => undefined,
   }, signal);
-  const after = probe ? await completeOnce(modelDir, outcome.onnxDir, probe) : undefined;
+  const after = probe && outcome.onnxDir ? await completeOnce(modelDir, outcome.onnxDir, probe) : undefined;
 
   say('');
   say(`harvest:  ${outcome.harvestSummary}`);
@@ -83,7 +83,7 @@ export async function runDemo(opts: DemoOptions, signal?: AbortSignal): Promise<
     say(`  after (with adapter):   ${JSON.stringify(after ?? '')}`);
   }
   say(`\nadapter (PEFT format): ${outcome.adapterDir}`);
-  say(`ONNX export:           ${outcome.onnxDir}`);
+  if (outcome.onnxDir) say(`ONNX export:           ${outcome.onnxDir}`);
   return outcome.cancelled ? 130 : 0;
 }
 
@@ -94,6 +94,6 @@ async function completeOnce(modelDir: string, onnxDir: string, probe: Probe): Pr
     const result = await service.complete({ text, offset: probe.prefix.length, languageId: probe.language, path: probe.path });
     return result?.text;
   } finally {
-    service.dispose();
+    await service.dispose();
   }
 }

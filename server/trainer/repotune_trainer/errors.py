@@ -1,0 +1,58 @@
+"""Worker errors with a machine-readable kind, as the sidecar protocol wants them (docs/architecture.md).
+
+Every failure the user can act on (a missing package, a broken model directory, bad shards, out of memory) is raised
+as a WorkerError with one of the documented kinds and a message that says what to do; rpc.py turns it into a
+JSON-RPC error `{"code": -32000, "message": ..., "data": {"kind": ...}}`. Anything else is a bug and becomes
+kind `internal`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# The kinds the protocol documents; the sidecar switches on them, so they are a closed set.
+MISSING_DEPENDENCY = "missing_dependency"
+BAD_MODEL = "bad_model"
+BAD_DATA = "bad_data"
+OUT_OF_MEMORY = "out_of_memory"
+CANCELLED = "cancelled"
+INTERNAL = "internal"
+KINDS = frozenset({MISSING_DEPENDENCY, BAD_MODEL, BAD_DATA, OUT_OF_MEMORY, CANCELLED, INTERNAL})
+
+# What the user runs to (re)create the Python environment; quoted in every missing-dependency message.
+SETUP_HINT = "run the project's Python setup (`node scripts/setup-python.mjs`, which installs server/trainer/requirements.txt)"
+
+
+class WorkerError(Exception):
+    """An error the worker reports to the sidecar with a documented kind and an actionable message."""
+
+    def __init__(self, kind: str, message: str):
+        if kind not in KINDS:
+            raise ValueError(f"unknown worker error kind {kind!r}")
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+    def to_rpc_error(self) -> dict:
+        return {"code": -32000, "message": self.message, "data": {"kind": self.kind}}
+
+
+def require_module(name: str) -> ModuleType:
+    """Imports a heavy optional dependency (torch, transformers, peft) or raises missing_dependency.
+
+    The worker must start and answer `ping`/`env` without them, so they are only imported where needed.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise WorkerError(
+            MISSING_DEPENDENCY,
+            f"The Python package '{name}' is not available ({exc}). To fix it, {SETUP_HINT}.",
+        ) from exc
+
+
+def require_training_stack() -> None:
+    """Checks every package a training run needs, so the error names the first missing one before any work."""
+    for name in ("torch", "transformers", "peft", "safetensors", "numpy"):
+        require_module(name)

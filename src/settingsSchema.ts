@@ -1,0 +1,94 @@
+/**
+ * The single source of the extension's settings and commands. `node scripts/sync-manifest.mjs` writes them into
+ * package.json (contributes.configuration / contributes.commands); test/unit/settingsSchema.test.ts fails when the
+ * two drift. This file must not import 'vscode': the generator and the unit test load it outside VS Code.
+ */
+
+export const SETTINGS_SECTION = 'repotune';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** Bounds of repotune.training.maxSteps; the sidecar applies its own default when the setting is 0. */
+export const MAX_STEPS_DEFAULT = 200;
+export const MAX_STEPS_MIN = 1;
+export const MAX_STEPS_MAX = 100_000;
+
+interface SettingSchema {
+  type: 'string' | 'integer' | 'boolean';
+  default: string | number | boolean;
+  description: string;
+  /** Machine-level paths must not come from a workspace a user merely opened (workspace trust). */
+  scope?: 'application' | 'machine' | 'machine-overridable' | 'window' | 'resource';
+  enum?: readonly string[];
+  minimum?: number;
+  maximum?: number;
+  order?: number;
+}
+
+/** Keys are full setting ids; values are JSON-schema fragments copied verbatim into package.json. */
+export const SETTINGS = {
+  'repotune.pythonPath': {
+    type: 'string',
+    default: '',
+    scope: 'machine-overridable',
+    description:
+      'Python interpreter with torch, transformers and peft for fine-tuning. Empty = REPOTUNE_PYTHON, then a venv ' +
+      "in RepoTune's storage, then python3 on PATH.",
+    order: 0,
+  },
+  'repotune.modelDirectory': {
+    type: 'string',
+    default: '',
+    scope: 'machine-overridable',
+    description:
+      'Local Hugging Face model directory to fine-tune (Qwen2.5-Coder family). Empty = the small offline demo model.',
+    order: 1,
+  },
+  'repotune.training.maxSteps': {
+    type: 'integer',
+    default: MAX_STEPS_DEFAULT,
+    minimum: MAX_STEPS_MIN,
+    maximum: MAX_STEPS_MAX,
+    description: 'Number of optimizer steps of one fine-tuning run.',
+    order: 2,
+  },
+  'repotune.completions.enabled': {
+    type: 'boolean',
+    default: true,
+    description: 'Show inline completions (ghost text) from the fine-tuned adapter.',
+    order: 3,
+  },
+  'repotune.logLevel': {
+    type: 'string',
+    default: 'info',
+    enum: LOG_LEVELS,
+    description: "Detail of the 'RepoTune' output channel. 'trace' also logs every LSP message.",
+    order: 4,
+  },
+} as const satisfies Record<string, SettingSchema>;
+
+export type SettingId = keyof typeof SETTINGS;
+
+export const COMMANDS = {
+  fineTune: { command: 'repotune.fineTune', title: 'Fine-tune on workspace', category: 'RepoTune' },
+  generateModelCode: { command: 'repotune.generateModelCode', title: 'Generate model code', category: 'RepoTune' },
+  showLogs: { command: 'repotune.showLogs', title: 'Show logs', category: 'RepoTune' },
+  restartServer: { command: 'repotune.restartServer', title: 'Restart server', category: 'RepoTune' },
+} as const;
+
+export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS]['command'];
+
+/** What package.json's contributes.configuration must be. */
+export function configurationContribution(): { title: string; properties: Record<string, unknown> } {
+  const properties: Record<string, unknown> = {};
+  for (const [id, schema] of Object.entries(SETTINGS)) {
+    properties[id] = { ...schema, ...('enum' in schema ? { enum: [...schema.enum] } : {}) };
+  }
+  return { title: 'RepoTune', properties };
+}
+
+/** What package.json's contributes.commands must be. */
+export function commandsContribution(): Array<{ command: string; title: string; category: string }> {
+  return Object.values(COMMANDS).map((c) => ({ ...c }));
+}

@@ -1,0 +1,170 @@
+// The e2e checks, in order. Each later check needs the earlier ones, so after a failure the rest are reported as
+// failed ("not run") rather than hanging on a broken precondition.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EDIT_FILE, TYPED_TEXT } from './fixture.mjs';
+import { SELECTORS } from './workbench.mjs';
+
+const ACTIVATION_TIMEOUT_MS = 60_000;
+const SIDECAR_READY_TIMEOUT_MS = 60_000;
+const TOAST_TIMEOUT_MS = 15_000;
+/** Demo model generation (~8 s) + harvest + a short training run + ONNX export, on 2 CPU cores. */
+const FINE_TUNE_TIMEOUT_MS = 6 * 60_000;
+const GHOST_TEXT_TIMEOUT_MS = 45_000;
+/** Without ghost text after this long, ask for it explicitly (Alt+\ = editor.action.inlineSuggest.trigger). */
+const GHOST_RETRIGGER_MS = 8_000;
+const ACCEPT_TIMEOUT_MS = 10_000;
+/** From the Cancel click to the sidecar's answer: the trainer stops at its next step. */
+const CANCEL_TIMEOUT_MS = 30_000;
+const PROGRESS_SHOT_FALLBACK_MS = 20_000;
+
+const COMMAND_TITLES = [
+  'RepoTune: Fine-tune on workspace',
+  'RepoTune: Generate model code',
+  'RepoTune: Show logs',
+  'RepoTune: Restart server',
+];
+
+export async function runChecks(wb, { url, workspace, uiOnly, loadTimeoutMs }) {
+  const results = [];
+  let blocked = null;
+  const check = async (name, body) => {
+    if (blocked) {
+      results.push({ name, ok: false, detail: `not run: "${blocked}" failed` });
+      console.log(`  ✗ ${name} (not run)`);
+      return;
+    }
+    const t0 = Date.now();
+    try {
+      const detail = (await body()) ?? '';
+      results.push({ name, ok: true, detail });
+      console.log(`  ✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s) ${detail}`);
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      results.push({ name, ok: false, detail });
+      console.log(`  ✗ ${name}: ${detail}`);
+      await wb.screenshot(`FAILED-${name.replace(/\W+/g, '-')}`);
+      blocked = name;
+    }
+  };
+
+  await check('workbench opens the fixture workspace', async () => {
+    await wb.open(url, loadTimeoutMs);
+    await wb.screenshot('workbench');
+  });
+
+  await check('extension activates (status bar item)', async () => {
+    const label = await wb.waitFor('RepoTune status bar item', () => wb.repoTuneStatus(), ACTIVATION_TIMEOUT_MS);
+    await wb.screenshot('activated');
+    return label.trim();
+  });
+
+  await check('commands are in the command palette', async () => {
+    const rows = await wb.paletteRows('RepoTune');
+    await wb.screenshot('palette');
+    await wb.closeQuickInput();
+    const missing = COMMAND_TITLES.filter((t) => !rows.some((r) => r.includes(t)));
+    if (missing.length) throw new Error(`missing: ${missing.join(', ')} (rows: ${rows.join(' | ')})`);
+    return `${COMMAND_TITLES.length} commands`;
+  });
+
+  await check('"Generate model code" answers', async () => {
+    await wb.runCommand('RepoTune: Generate model code');
+    const [, text] = await wb.waitForToast([/Generate model code/], TOAST_TIMEOUT_MS);
+    await wb.screenshot('generate-model-code');
+    await wb.page.keyboard.press('Escape');
+    return JSON.stringify(text.slice(0, 60));
+  });
+
+  if (uiOnly) return results;
+
+  await check('sidecar starts', async () => {
+    const label = await wb.waitFor(
+      'RepoTune idle/serving status',
+      async () => {
+        const l = (await wb.repoTuneStatus()) ?? '';
+        if (/RepoTune (stopped|error)/.test(l)) throw new Error(`status bar says: ${l.trim()}`);
+        return /RepoTune (idle|serving)/.test(l) ? l : null;
+      },
+      SIDECAR_READY_TIMEOUT_MS,
+    );
+    return label.trim();
+  });
+
+  await check('fine-tune on the workspace completes', async () => {
+    const t0 = Date.now();
+    let progressShot = false;
+    await wb.runCommand('RepoTune: Fine-tune on workspace');
+    const [which, text] = await wb.waitForToast([/fine-tuned .*on \d+ files/, /failed|cancelled|not running/i], FINE_TUNE_TIMEOUT_MS, async () => {
+      // One picture of the training itself (step/loss in the notification), or whatever shows after a while.
+      if (progressShot) return;
+      const training = (await wb.toasts()).some((t) => /step [1-9]\d*\/\d+/.test(t));
+      if (training || Date.now() - t0 > PROGRESS_SHOT_FALLBACK_MS) {
+        progressShot = true;
+        await wb.screenshot('fine-tune-progress');
+      }
+    });
+    await wb.screenshot('fine-tune-done');
+    if (which !== 0) throw new Error(text);
+    return `${((Date.now() - t0) / 1000).toFixed(0)} s: ${text.slice(0, 120)}`;
+  });
+
+  let ghost = '';
+  await check('ghost text appears while typing', async () => {
+    await wb.openFile(EDIT_FILE);
+    await wb.page.click('.editor-instance .monaco-editor .view-lines');
+    await wb.page.keyboard.press('Control+End');
+    await wb.page.keyboard.type(TYPED_TEXT);
+    await wb.page.keyboard.press('Enter');
+    const t0 = Date.now();
+    let lastTrigger = t0;
+    ghost = await wb.waitFor(
+      'ghost text (.ghost-text-decoration)',
+      async () => {
+        const g = await wb.ghostText();
+        if (g.trim()) return g;
+        if (Date.now() - lastTrigger > GHOST_RETRIGGER_MS) {
+          lastTrigger = Date.now();
+          await wb.page.keyboard.press('Alt+Backslash');
+        }
+        return null;
+      },
+      GHOST_TEXT_TIMEOUT_MS,
+    );
+    await wb.screenshot('ghost-text');
+    return `${((Date.now() - t0) / 1000).toFixed(1)} s: ${JSON.stringify(ghost.slice(0, 80))}`;
+  });
+
+  await check('Tab accepts the ghost text into the document', async () => {
+    const firstLine = ghost.split('\n')[0].trim();
+    await wb.page.keyboard.press('Tab');
+    // The model may offer a new suggestion right after the accept, so the view (which renders ghost text inline)
+    // proves nothing: save and read the file, which holds only what is really in the document.
+    await wb.page.keyboard.press('Control+S');
+    const file = path.join(workspace, EDIT_FILE);
+    const added = await wb.waitFor(
+      `saved ${EDIT_FILE} with ${JSON.stringify(firstLine)} after the typed line`,
+      async () => {
+        const text = fs.readFileSync(file, 'utf8');
+        const at = text.indexOf(TYPED_TEXT);
+        return at >= 0 && text.slice(at + TYPED_TEXT.length).includes(firstLine) ? text.slice(at) : null;
+      },
+      ACCEPT_TIMEOUT_MS,
+    );
+    await wb.screenshot('accepted');
+    return `document now ends with ${JSON.stringify(added.slice(0, 100))}`;
+  });
+
+  await check('Cancel stops a running fine-tune', async () => {
+    await wb.runCommand('Notifications: Clear All Notifications'); // the first run's result toast must not count
+    await wb.runCommand('RepoTune: Fine-tune on workspace');
+    await wb.waitForToast([/step \d+\/\d+/], FINE_TUNE_TIMEOUT_MS);
+    await wb.page.click(`${SELECTORS.toasts} .monaco-button:has-text("Cancel")`, { timeout: TOAST_TIMEOUT_MS });
+    const [which, text] = await wb.waitForToast([/fine-tune cancelled/, /fine-tuned .*on \d+ files|failed/], CANCEL_TIMEOUT_MS);
+    await wb.screenshot('cancelled');
+    if (which !== 0) throw new Error(`expected a cancellation, got: ${text}`);
+    return JSON.stringify(text);
+  });
+
+  return results;
+}
