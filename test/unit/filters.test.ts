@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  defaultFilters, maxLinesFilter, openBrackets, repeatedLinesFilter, runFilters, suffixOverlapFilter, unbalancedBracketFilter,
+  defaultFilters, maxLinesFilter, openBrackets, repeatedChunkFilter, repeatedLinesFilter, runFilters, suffixOverlapFilter, unbalancedBracketFilter,
   MAX_COMPLETION_LINES, type StreamFilter,
 } from '../../server/src/completion/filters';
 import { prefilter, MAX_FILE_CHARS, MAX_CURSOR_LINE_CHARS, type SkipReason } from '../../server/src/completion/prefilter';
@@ -35,6 +35,11 @@ const cases: FilterCase[] = [
   { name: 'repeated lines: third time stops, first kept', filter: repeatedLinesFilter(3), text: 'a\nx = 1\nx = 1\nx = 1\n', keep: 'a\nx = 1' },
   { name: 'repeated lines: blank lines do not count', filter: repeatedLinesFilter(3), text: 'a\n\n\n\nb\n', keep: undefined },
   { name: 'repeated lines: not consecutive', filter: repeatedLinesFilter(3), text: 'x\ny\nx\ny\nx\n', keep: undefined },
+  { name: 'repeated chunk: a loop inside a line is cut after its first chunk', filter: repeatedChunkFilter(), text: "eps ', ', ', ', ', '", keep: "eps ', '" },
+  { name: 'repeated chunk: method-chain loop', filter: repeatedChunkFilter(), text: 'key.fun.fun.fun.fun.fun', keep: 'key.fun' },
+  { name: 'repeated chunk: four repeats are still code', filter: repeatedChunkFilter(), text: '[0, 0, 0, 0]', keep: undefined },
+  { name: 'repeated chunk: punctuation rulers are code', filter: repeatedChunkFilter(), text: '# ----------------', keep: undefined },
+  { name: 'repeated chunk: a loop that ended is no longer judged', filter: repeatedChunkFilter(), text: 'ababababab c', keep: undefined },
   { name: 'brackets: balanced inside completion', filter: unbalancedBracketFilter(''), text: 'f(a[1], {b: 2})', keep: undefined },
   { name: 'brackets: closer of a prefix opener is allowed', filter: unbalancedBracketFilter('call(x, '), text: 'y)', keep: undefined },
   { name: 'brackets: closer with nothing open is cut', filter: unbalancedBracketFilter('x = '), text: '1)\n', keep: '1' },

@@ -71,6 +71,22 @@ export function repeatedLinesFilter(maxRepeats: number = MAX_REPEATED_LINE): Str
   };
 }
 
+/** A chunk repeated this many times in a row, back to back, is a decoding loop (`.fun.fun.fun…`, `', ', ', '…`). */
+export const MAX_CHUNK_REPEATS = 5;
+/** Longest chunk looked for; longer loops are whole lines, which repeatedLinesFilter handles. */
+export const MAX_LOOP_CHUNK_CHARS = 16;
+// Loops of pure punctuation or spaces (rulers like `# -----`, `======`) are legitimate code and are left alone.
+const LOOP_AT_END = new RegExp(`([^\\n]{2,${MAX_LOOP_CHUNK_CHARS}}?)\\1{${MAX_CHUNK_REPEATS - 1},}$`);
+
+/** Stops a degenerate loop inside a line, keeping the text up to the end of the chunk's first occurrence. */
+export function repeatedChunkFilter(): StreamFilter {
+  return (text) => {
+    const m = LOOP_AT_END.exec(text);
+    if (!m || !/[\p{L}\p{N}'"`]/u.test(m[1])) return GO_ON;
+    return stopAt(text.slice(0, m.index + m[1].length), 'repeated-chunk');
+  };
+}
+
 const OPENERS: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
 const CLOSERS = new Set(Object.values(OPENERS));
 const QUOTES = new Set(['"', "'", '`']);
@@ -132,6 +148,7 @@ export function defaultFilters(ctx: FilterContext): StreamFilter[] {
     maxLinesFilter(lineSuffix.trim() === '' ? MAX_COMPLETION_LINES : 1),
     suffixOverlapFilter(ctx.suffix),
     repeatedLinesFilter(),
+    repeatedChunkFilter(),
     unbalancedBracketFilter(ctx.prefix),
   ];
 }

@@ -65,17 +65,23 @@ export async function runDemo(opts: DemoOptions, signal?: AbortSignal): Promise<
   const probe = chooseProbe((await harvest(opts.workspace, {})).files);
   const before = probe ? await completeOnce(modelDir, baseOnnx, probe) : undefined;
 
+  let firstLoss: number | undefined;
+  const onProgress = (p: ProgressParams) => {
+    if (p.stage === 'train' && firstLoss === undefined && p.loss !== undefined) firstLoss = p.loss;
+    opts.onProgress(p);
+  };
   const outcome = await runFineTune({ workspace: opts.workspace, modelDir, maxSteps: opts.steps }, {
     trainer: opts.trainer,
     storageDir: opts.storageDir,
-    onProgress: opts.onProgress,
+    onProgress,
     log: () => undefined,
   }, signal);
   const after = probe && outcome.onnxDir ? await completeOnce(modelDir, outcome.onnxDir, probe) : undefined;
 
   say('');
   say(`harvest:  ${outcome.harvestSummary}`);
-  say(`training: ${outcome.steps} steps, final loss ${outcome.finalLoss.toFixed(3)}${outcome.cancelled ? ' (cancelled)' : ''}`);
+  const lossStart = firstLoss !== undefined ? `${firstLoss.toFixed(3)} → ` : '';
+  say(`training: ${outcome.steps} steps, loss ${lossStart}${outcome.finalLoss.toFixed(3)}${outcome.cancelled ? ' (cancelled)' : ''}`);
   if (probe) {
     say(`\ncompletion at ${probe.path}:${probe.line}, after: ${JSON.stringify(probe.prefix.slice(-40))}`);
     say(`  expected:               ${JSON.stringify(probe.expected)}`);
