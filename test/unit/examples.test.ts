@@ -149,13 +149,13 @@ test('planted secrets never appear in any written shard (harvest → shards)', a
 
 test('a small repository gets several FIM spans per window; a large one and the holdout get one', () => {
   const small: ShardInputFile[] = [
-    { path: 'a.py', text: 'def f(x):\n    return x + 1\n', language: 'python', split: 'train' },
-    { path: 'b.py', text: 'def g(y):\n    return y * 2\n', language: 'python', split: 'holdout' },
+    { path: 'a.py', text: 'def f(x):\n    return x + 1\n', split: 'train' },
+    { path: 'b.py', text: 'def g(y):\n    return y * 2\n', split: 'holdout' },
   ];
   assert.equal(trainingViews(small, SEQ_LEN), MAX_VIEWS_PER_WINDOW, 'one training window: capped views');
-  const many = Array.from({ length: TARGET_TRAIN_EXAMPLES + 1 }, (_, i) => ({ path: `f${i}.py`, text: 'x = 1\n', language: 'python', split: 'train' as const }));
+  const many = Array.from({ length: TARGET_TRAIN_EXAMPLES + 1 }, (_, i) => ({ path: `f${i}.py`, text: 'x = 1\n', split: 'train' as const }));
   assert.equal(trainingViews(many, SEQ_LEN), 1, 'enough windows already: one view');
-  const mid = Array.from({ length: 100 }, (_, i) => ({ path: `m${i}.py`, text: 'x = 1\n', language: 'python', split: 'train' as const }));
+  const mid = Array.from({ length: 100 }, (_, i) => ({ path: `m${i}.py`, text: 'x = 1\n', split: 'train' as const }));
   assert.equal(trainingViews(mid, SEQ_LEN), Math.ceil(TARGET_TRAIN_EXAMPLES / 100));
 
   const plans = planFileExamples(small[0].text, mulberry32(7), SEQ_LEN, 0.5, 8);
