@@ -3,9 +3,10 @@
  * use by the trainer (random weights, real Qwen2 architecture); any other model is a local Hugging Face directory
  * (or one downloaded into the HF cache layout by the hub client), loaded by the very same code.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEMO_MODEL_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
+import { DEMO_MODEL_TIMEOUT_MS, EXPORT_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
 
 export const DEMO_MODEL_NAME = 'demo-tiny-qwen2';
 export const DEMO_MODEL_SEED = 0;
@@ -34,4 +35,19 @@ export function checkModelDir(modelDir: string): void {
       throw new TrainerError(`${modelDir} is not a Hugging Face model directory: ${f} is missing.`, 'bad_model');
     }
   }
+}
+
+/** Where the ONNX export of a base model (no adapter) is cached: the "before" of the demo and the base arms of evaluation. */
+export function baseOnnxDir(storageDir: string, modelDir: string): string {
+  const hash = crypto.createHash('sha256').update(path.resolve(modelDir)).digest('hex').slice(0, 12);
+  return path.join(storageDir, 'base-onnx', `${path.basename(modelDir)}-${hash}`);
+}
+
+/** Exports the base model once and returns its ONNX directory. */
+export async function ensureBaseOnnx(trainer: TrainerProcess, storageDir: string, modelDir: string): Promise<string> {
+  const dir = baseOnnxDir(storageDir, modelDir);
+  if (!fs.existsSync(path.join(dir, 'model.onnx'))) {
+    await trainer.request('export_onnx', { model_dir: modelDir, adapter_dir: null, out_dir: dir }, EXPORT_TIMEOUT_MS);
+  }
+  return dir;
 }

@@ -3,12 +3,10 @@
  * show one completion from the base model and one from the adapted model at the same place, so a user sees the
  * whole path work — harvest, training, export, serving — without a model hub or a GPU.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { harvest } from '../harvest/harvest';
 import { CompletionService } from '../completion/service';
-import { demoModelDir, ensureDemoModel } from '../models/modelStore';
-import { EXPORT_TIMEOUT_MS, type TrainerProcess } from '../training/trainerProcess';
+import { ensureBaseOnnx, ensureDemoModel } from '../models/modelStore';
+import type { TrainerProcess } from '../training/trainerProcess';
 import type { ProgressParams } from '../protocol';
 import { runFineTune } from './fineTune';
 
@@ -57,10 +55,7 @@ export async function runDemo(opts: DemoOptions, signal?: AbortSignal): Promise<
   const say = (s: string) => console.log(s);
   say(`RepoTune demo: fine-tuning the offline DEMO model (random weights, Qwen2 architecture) on ${opts.workspace}`);
   const modelDir = await ensureDemoModel(opts.trainer, opts.storageDir);
-  const baseOnnx = `${demoModelDir(opts.storageDir)}-onnx`;
-  if (!fs.existsSync(path.join(baseOnnx, 'model.onnx'))) {
-    await opts.trainer.request('export_onnx', { model_dir: modelDir, adapter_dir: null, out_dir: baseOnnx }, EXPORT_TIMEOUT_MS);
-  }
+  const baseOnnx = await ensureBaseOnnx(opts.trainer, opts.storageDir, modelDir);
 
   const probe = chooseProbe((await harvest(opts.workspace, {})).files);
   const before = probe ? await completeOnce(modelDir, baseOnnx, probe) : undefined;

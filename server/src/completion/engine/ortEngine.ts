@@ -24,6 +24,9 @@ const CORE_SHARE = 0.5;
 const MIN_REUSED_TOKENS = 8;
 
 /** Why a generation ended. 'filter' is reported when onToken asked to stop. */
+/** Scoring restarts the KV cache after this many tokens (a window well inside any model's context). */
+export const SCORE_WINDOW_TOKENS = 1024;
+
 export type StopReason = 'stop' | 'length' | 'cancelled' | 'filter';
 
 export interface GenerateOptions {
@@ -167,6 +170,34 @@ export class OrtEngine {
     }
   }
 
+  /**
+   * Negative log-likelihood (nats) of `ids[1..]`, each token given those before it: what bits-per-byte is made of.
+   * The graph returns last-position logits only, so tokens are fed one at a time (with the KV cache); the cache is
+   * restarted every SCORE_WINDOW_TOKENS, so text longer than the model's context is scored in windows.
+   */
+  async negLogLikelihood(ids: readonly number[], signal?: AbortSignal): Promise<{ nats: number; scored: number }> {
+    if (this.disposed) throw new Error('OrtEngine used after dispose()');
+    if (this.busy) throw new Error('OrtEngine.negLogLikelihood called while another generation runs');
+    this.busy = true;
+    let nats = 0;
+    let scored = 0;
+    try {
+      this.cache.clear();
+      let logits = await this.step([ids[0]]);
+      for (let i = 1; i < ids.length; i++) {
+        if (signal?.aborted) break;
+        nats -= logSoftmaxAt(logits, ids[i]);
+        scored++;
+        if (this.cache.length >= SCORE_WINDOW_TOKENS) this.cache.clear();
+        logits = await this.step([ids[i]]);
+      }
+      return { nats, scored };
+    } finally {
+      this.cache.clear();
+      this.busy = false;
+    }
+  }
+
   /** Forgets the KV cache (e.g. to measure a cold prefill). */
   resetCache(): void {
     this.cache.clear();
@@ -178,4 +209,13 @@ export class OrtEngine {
     this.cache.clear();
     await this.session.release();
   }
+}
+
+/** log softmax(logits)[index], computed stably. */
+function logSoftmaxAt(logits: Float32Array, index: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  return logits[index] - max - Math.log(sum);
 }

@@ -1,0 +1,133 @@
+/**
+ * Evaluation of an adapter against its base model on the holdout, read top to bottom: tasks → one arm per model
+ * (and, when a retriever is given, per model with retrieved cross-file context) → metrics with bootstrap
+ * intervals → bits per byte → the gate. Predictions go through the serving pipeline (CompletionService: prefilter,
+ * prompt builder, engine, stream filters), so the score is the score of what a user would see.
+ */
+import { CompletionService } from '../completion/service';
+import { OrtEngine } from '../completion/engine/ortEngine';
+import { loadTokenizer } from '../models/tokenizer';
+import type { ContextSnippet } from '../examples/promptBuilder';
+import { bitsPerByte, bootstrapMean, editSimilarity, exactMatch, firstLineExactMatch, type Estimate } from './metrics';
+import { buildTasks, DEFAULT_MAX_TASKS, type EvalTask, type TaskSource } from './tasks';
+import { decideGate, type GateDecision } from './gate';
+
+/** Holdout text scored for bits per byte, per arm model: enough for a stable figure, bounded in time. */
+export const MAX_BPB_TOKENS = 2048;
+
+export type ArmName = 'base' | 'base+retrieval' | 'adapter' | 'adapter+retrieval';
+
+export interface ArmResult {
+  name: ArmName;
+  exactMatch: Estimate;
+  editSimilarity: Estimate;
+  firstLineExactMatch: Estimate;
+  /** Per task, in task order: edit similarity (the primary metric, paired across arms by the gate). */
+  scores: number[];
+  predictions: string[];
+}
+
+export interface EvalReport {
+  version: 1;
+  seed: number;
+  tasks: { id: string; kind: string; target: string }[];
+  arms: ArmResult[];
+  bitsPerByte: { base: number; adapter: number };
+  gate: GateDecision;
+  createdAt: string;
+}
+
+export interface EvaluateOptions {
+  modelDir: string;
+  baseOnnxDir: string;
+  adapterOnnxDir: string;
+  holdout: readonly TaskSource[];
+  seed?: number;
+  maxTasks?: number;
+  /** Cross-file context for a task; when given, the "+retrieval" arms run too and the gate compares those. */
+  retrieve?: (task: EvalTask) => ContextSnippet[];
+  signal?: AbortSignal;
+}
+
+export async function evaluateAdapter(opts: EvaluateOptions): Promise<EvalReport> {
+  const seed = opts.seed ?? 0;
+  const tasks = buildTasks(opts.holdout, seed, opts.maxTasks ?? DEFAULT_MAX_TASKS);
+  if (tasks.length === 0) throw new Error('The holdout has no code to build completion tasks from: nothing to evaluate.');
+
+  const arms: ArmResult[] = [];
+  for (const [name, onnxDir, retrieval] of [
+    ['base', opts.baseOnnxDir, false],
+    ['adapter', opts.adapterOnnxDir, false],
+    ...(opts.retrieve ? [['base+retrieval', opts.baseOnnxDir, true], ['adapter+retrieval', opts.adapterOnnxDir, true]] : []),
+  ] as [ArmName, string, boolean][]) {
+    arms.push(await runArm(name, opts, onnxDir, tasks, retrieval ? opts.retrieve : undefined, seed));
+  }
+
+  const holdoutText = opts.holdout.map((f) => f.text).join('\n');
+  const bpb = {
+    base: await holdoutBitsPerByte(opts.modelDir, opts.baseOnnxDir, holdoutText, opts.signal),
+    adapter: await holdoutBitsPerByte(opts.modelDir, opts.adapterOnnxDir, holdoutText, opts.signal),
+  };
+  const byName = (n: ArmName) => arms.find((a) => a.name === n);
+  const gate = decideGate(byName('adapter+retrieval') ?? byName('adapter')!, byName('base+retrieval') ?? byName('base')!, seed);
+  return {
+    version: 1,
+    seed,
+    tasks: tasks.map((t) => ({ id: t.id, kind: t.kind, target: t.target })),
+    arms,
+    bitsPerByte: bpb,
+    gate,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+async function runArm(
+  name: ArmName,
+  opts: EvaluateOptions,
+  onnxDir: string,
+  tasks: readonly EvalTask[],
+  retrieve: EvaluateOptions['retrieve'],
+  seed: number,
+): Promise<ArmResult> {
+  const service = await CompletionService.create({ modelDir: opts.modelDir, onnxDir });
+  const predictions: string[] = [];
+  try {
+    for (const task of tasks) {
+      if (opts.signal?.aborted) throw new Error('Evaluation was cancelled.');
+      const result = await service.complete({
+        text: task.prefix + task.suffix,
+        offset: task.prefix.length,
+        languageId: task.language,
+        path: task.path,
+        ...(retrieve ? { context: retrieve(task) } : {}),
+      } as Parameters<CompletionService['complete']>[0]);
+      predictions.push(result?.text ?? '');
+    }
+  } finally {
+    await service.dispose();
+  }
+  const es = tasks.map((t, i) => editSimilarity(predictions[i], t.target));
+  return {
+    name,
+    exactMatch: bootstrapMean(tasks.map((t, i) => exactMatch(predictions[i], t.target)), seed),
+    editSimilarity: bootstrapMean(es, seed),
+    firstLineExactMatch: bootstrapMean(tasks.map((t, i) => firstLineExactMatch(predictions[i], t.target)), seed),
+    scores: es,
+    predictions,
+  };
+}
+
+async function holdoutBitsPerByte(modelDir: string, onnxDir: string, text: string, signal?: AbortSignal): Promise<number> {
+  const tok = loadTokenizer(modelDir);
+  const ids = tok.encode(text).slice(0, MAX_BPB_TOKENS);
+  if (ids.length < 2) return 0;
+  // Bytes of exactly the scored tokens (the first token is context only).
+  const bytes = Buffer.byteLength(tok.decode(ids.slice(1)), 'utf8');
+  const engine = await OrtEngine.load(onnxDir);
+  try {
+    const { nats } = await engine.negLogLikelihood(ids, signal);
+    return bitsPerByte(nats, bytes);
+  } finally {
+    await engine.dispose();
+  }
+}
