@@ -33,6 +33,18 @@ function findTests(dir) {
   });
 }
 
+// tree-sitter's WASM runtime and the grammars syntax-aware training examples use (server/src/syntax/grammars.ts
+// looks for them in dist/tree-sitter/ beside the bundles; the VSIX ships them from there).
+const TREE_SITTER_DIR = 'dist/tree-sitter';
+const TREE_SITTER_FILES = [
+  'node_modules/web-tree-sitter/tree-sitter.wasm',
+  ...['python', 'javascript', 'typescript', 'tsx', 'go', 'rust', 'java'].map(
+    (lang) => `node_modules/@vscode/tree-sitter-wasm/wasm/tree-sitter-${lang}.wasm`,
+  ),
+];
+fs.mkdirSync(TREE_SITTER_DIR, { recursive: true });
+for (const file of TREE_SITTER_FILES) fs.copyFileSync(file, path.join(TREE_SITTER_DIR, path.basename(file)));
+
 await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
   esbuild.build({ ...common, entryPoints: ['server/src/main.ts'], outfile: 'dist/server.js' }),

@@ -6,6 +6,7 @@ import { Ctx, ServerNotRunningError } from './ctx';
 import { describeError } from './log';
 import { formatProgress, progressIncrement } from './progressText';
 import { COMMANDS } from './settingsSchema';
+import { generateModelCode } from './generateModel';
 
 /** Wrap a command so that any failure becomes one error message (and a log line), not an unhandled rejection. */
 function safely(ctx: Ctx, name: string, body: () => Promise<unknown>): () => Promise<void> {
@@ -40,13 +41,7 @@ export function registerCommands(ctx: Ctx): void {
     }
   });
 
-  register(COMMANDS.generateModelCode.command, 'generate model code', async () => {
-    // Placeholder until its own issue lands: the command exists so users and tests can find it.
-    void vscode.window.showInformationMessage(
-      'RepoTune: "Generate model code" will write a standalone PyTorch script that loads the base model with your ' +
-        'fine-tuned adapter. It is not implemented yet.',
-    );
-  });
+  register(COMMANDS.generateModelCode.command, 'generate model code', () => generateModelCode(ctx));
 
   register(COMMANDS.showLogs.command, 'show logs', async () => ctx.log.show());
 
@@ -71,7 +66,12 @@ async function fineTune(ctx: Ctx): Promise<void> {
   }
   const client = await ctx.readyClient();
   const config = readConfig();
-  const params: FineTuneParams = { workspace: folder.uri.fsPath, modelDir: config.modelDirectory, maxSteps: config.maxSteps };
+  const params: FineTuneParams = {
+    workspace: folder.uri.fsPath,
+    modelDir: config.modelDirectory,
+    maxSteps: config.maxSteps,
+    gate: config.evaluationGate,
+  };
   ctx.log.info(`Fine-tune on ${params.workspace} (${params.maxSteps} steps, model ${params.modelDir ?? 'demo'})`);
 
   type Outcome = { result: FineTuneResult } | { cancelledByUser: true };
@@ -114,8 +114,13 @@ async function fineTune(ctx: Ctx): Promise<void> {
   ctx.log.info(`Fine-tune done: ${JSON.stringify(r)}`);
   // The default model is the offline DEMO model: say so, so nobody mistakes its completions for a real model's.
   const demo = params.modelDir ? '' : ' with the offline DEMO model (random weights; set repotune.modelDirectory for a real one)';
-  void vscode.window.showInformationMessage(
+  if (r.evaluation) ctx.log.info(`Evaluation (${r.evaluation.reportPath}):\n${r.evaluation.table}`);
+  const summary =
     `RepoTune: fine-tuned${demo} on ${r.filesUsed} files (${r.examples} examples), ${r.steps} steps, final loss ` +
-      `${r.finalLoss.toFixed(3)}. Adapter: ${r.adapterDir}`,
-  );
+    `${r.finalLoss.toFixed(3)}. Adapter: ${r.adapterDir}`;
+  // Not activated is not an error, but the user must see why completions did not change.
+  if (r.activated) void vscode.window.showInformationMessage(`${summary}. ${r.activationReason}`);
+  else void vscode.window.showWarningMessage(`${summary}. ${r.activationReason}`, 'Show logs').then((choice) => {
+    if (choice === 'Show logs') ctx.log.show();
+  });
 }

@@ -19,6 +19,7 @@ export interface RepoTuneConfig {
   modelDirectory: string | undefined;
   maxSteps: number;
   completionsEnabled: boolean;
+  evaluationGate: boolean;
   logLevel: LogLevelName;
 }
 
@@ -44,6 +45,7 @@ export function readConfig(): RepoTuneConfig {
     modelDirectory: nonEmpty(String(read<string>('repotune.modelDirectory') ?? '')),
     maxSteps,
     completionsEnabled: read<boolean>('repotune.completions.enabled') !== false,
+    evaluationGate: read<boolean>('repotune.evaluation.gate') !== false,
     logLevel: (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevelName) : 'info',
   };
 }

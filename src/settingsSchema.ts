@@ -59,6 +59,13 @@ export const SETTINGS = {
     description: 'Show inline completions (ghost text) from the fine-tuned adapter.',
     order: 3,
   },
+  'repotune.evaluation.gate': {
+    type: 'boolean',
+    default: true,
+    description:
+      'Activate a new adapter only if it beats the base model on completions from your newest commits (beyond the 95% interval). Off = always activate.',
+    order: 5,
+  },
   'repotune.logLevel': {
     type: 'string',
     default: 'info',

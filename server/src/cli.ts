@@ -3,9 +3,18 @@
  *
  *   repotune demo [--steps N] [--storage DIR]            fine-tune on this repository with the DEMO model, show
  *                                                        a completion before and after, and where the adapter is
- *   repotune fine-tune <repo> [--model DIR] [--steps N] [--storage DIR] [--json]
+ *   repotune fine-tune <repo> [--model DIR] [--steps N] [--no-gate] [--storage DIR] [--json]
  *   repotune harvest <repo> --out <dir>                  write the manifest and harvested corpus
  *   repotune complete <file> --line N --col N [--workspace DIR] [--storage DIR]
+  repotune evaluate <repo> [--tasks N] [--storage DIR] [--json]
+ *   repotune generate --workspace DIR --task T --inputs "x: float32[B, 16]" --outputs "logits: float32[B, 4]"
+ *                     --loss cross_entropy [--framework torch] [--run] [--target path.py] [--storage DIR]
+ *                                                        write model code with the adapted model, check it (--run:
+ *                                                        also run its smoke test, sandboxed), print code + results
+ *   repotune evaluate <repo> [--tasks N]                 base vs adapter on the holdout, with the gate's verdict
+ *   repotune examples <repo> [--n 5] [--seed S] [--model DIR]
+ *                                                        a few training examples as the model sees them, with
+ *                                                        ⟦context⟧ ⟦prefix⟧ ⟦MIDDLE⟧ ⟦/suffix⟧ marked
  *   repotune env                                         what the Python worker sees (torch, CUDA, GPU memory)
  */
 import * as fs from 'node:fs';
@@ -16,10 +25,21 @@ import { TrainerProcess, TrainerError } from './training/trainerProcess';
 import { resolvePython } from './training/python';
 import { runFineTune } from './pipeline/fineTune';
 import { readActiveRun } from './pipeline/runStore';
-import { harvest, writeManifest } from './harvest/harvest';
+import { formatSummary, harvest, writeCorpus, writeManifest } from './harvest/harvest';
+import { HARVEST_CLI_OPTIONS, HARVEST_CLI_USAGE, harvestOptionsFromFlags } from './harvest/cliOptions';
 import { CompletionService } from './completion/service';
 import { runDemo } from './pipeline/demo';
-import type { ProgressParams } from './protocol';
+import { buildRetrievalIndex } from './retrieval/repoIndex';
+import { DEFAULT_SEED, DEFAULT_SEQ_LEN } from './pipeline/fineTune';
+import { ensureDemoModel } from './models/modelStore';
+import { DEFAULT_SHOWN_EXAMPLES, runExamplesCommand } from './examples/render';
+import { evaluateAdapter } from './eval/evaluate';
+import { formatReport } from './eval/report';
+import { ensureBaseOnnx } from './models/modelStore';
+import type { GenerateModelCodeResult, ProgressParams } from './protocol';
+import { runGenerateRequest } from './generate/request';
+import { SpecError } from './generate/spec';
+import { NoAdapterError } from './generate/session';
 
 /** Where the CLI keeps models, runs and adapters unless told otherwise. */
 export const DEFAULT_STORAGE = process.env.REPOTUNE_HOME ?? path.join(os.homedir(), '.cache', 'repotune');
@@ -27,9 +47,11 @@ const SOURCE_ROOT = path.resolve(__dirname, '..');
 
 const USAGE = `usage:
   repotune demo [--steps N] [--storage DIR]
-  repotune fine-tune <repo> [--model DIR] [--steps N] [--storage DIR] [--json]
-  repotune harvest <repo> --out <dir>
+  repotune fine-tune <repo> [--model DIR] [--steps N] [--no-gate] [--storage DIR] [--json]
+  repotune harvest <repo> --out <dir> ${HARVEST_CLI_USAGE}
   repotune complete <file> --line N --col N [--workspace DIR] [--storage DIR]
+  repotune generate --workspace DIR --task T --inputs SPEC --outputs SPEC --loss NAME [--framework torch] [--run] [--target FILE] [--storage DIR] [--json]
+  repotune examples <repo> [--n 5] [--seed S] [--model DIR]   print rendered training examples, spans marked
   repotune env`;
 
 async function main(argv: string[]): Promise<number> {
@@ -46,7 +68,19 @@ async function main(argv: string[]): Promise<number> {
       workspace: { type: 'string' },
       python: { type: 'string' },
       json: { type: 'boolean' },
+      n: { type: 'string' },
+      seed: { type: 'string' },
+      tasks: { type: 'string' },
+      'no-gate': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      task: { type: 'string' },
+      inputs: { type: 'string' },
+      outputs: { type: 'string' },
+      loss: { type: 'string' },
+      framework: { type: 'string' },
+      run: { type: 'boolean' },
+      target: { type: 'string' },
+      ...HARVEST_CLI_OPTIONS,
     },
   });
   const [command, target] = positionals;
@@ -68,17 +102,19 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'harvest': {
       if (!target || !values.out) throw new UsageError('harvest needs <repo> and --out <dir>');
-      const result = await harvest(path.resolve(target), {});
       const out = path.resolve(values.out);
-      writeManifest(out, result);
-      const corpus = path.join(out, 'corpus');
-      for (const f of result.files) {
-        const dest = path.join(corpus, f.split, f.path);
-        fs.mkdirSync(path.dirname(dest), { recursive: true });
-        fs.writeFileSync(dest, f.text);
+      const store = path.join(out, '.store'); // texts wait on disk, not in memory (flat in repository size)
+      try {
+        const result = await harvest(path.resolve(target), { ...harvestOptionsFromFlags(values), corpusDir: store });
+        const manifestFile = writeManifest(out, result);
+        const corpus = writeCorpus(out, result);
+        for (const n of result.notices) console.error(`note: ${n}`);
+        console.log(`${formatSummary(result.manifest)}
+manifest:  ${manifestFile}
+corpus:    ${corpus}`);
+      } finally {
+        fs.rmSync(store, { recursive: true, force: true });
       }
-      for (const n of result.notices) console.error(`note: ${n}`);
-      console.log(JSON.stringify(result.manifest, null, 2));
       return 0;
     }
     case 'fine-tune': {
@@ -86,12 +122,16 @@ async function main(argv: string[]): Promise<number> {
       const trainer = makeTrainer();
       try {
         const outcome = await runFineTune(
-          { workspace: path.resolve(target), modelDir: values.model && path.resolve(values.model), maxSteps: steps },
+          { workspace: path.resolve(target), modelDir: values.model && path.resolve(values.model), maxSteps: steps, gate: !values['no-gate'] },
           { trainer, storageDir, onProgress: printProgress, log: () => undefined },
           abortOnSigint(),
         );
         if (values.json) console.log(JSON.stringify(outcome, null, 2));
-        else console.log(`\nharvest: ${outcome.harvestSummary}\nadapter: ${outcome.adapterDir}${outcome.onnxDir ? `\nonnx:    ${outcome.onnxDir}` : ' (cancelled: not activated)'}`);
+        else {
+          if (outcome.evaluation) console.log(`\n${outcome.evaluation.table}`);
+          console.log(`\nharvest: ${outcome.harvestSummary}\nadapter: ${outcome.adapterDir}${outcome.onnxDir ? `\nonnx:    ${outcome.onnxDir}` : ''}`);
+          console.log(`${outcome.activated ? 'active' : 'not active'}: ${outcome.activationReason}`);
+        }
         return outcome.cancelled ? 130 : 0;
       } finally {
         await trainer.dispose();
@@ -105,7 +145,9 @@ async function main(argv: string[]): Promise<number> {
       if (!active) throw new UsageError(`No adapter for ${workspace} in ${storageDir}: run "repotune fine-tune ${workspace}" first.`);
       const text = fs.readFileSync(file, 'utf8');
       const offset = offsetAt(text, positiveInt(values.line, '--line') - 1, Number(values.col) - 1);
-      const service = await CompletionService.create({ modelDir: active.modelDir, onnxDir: active.onnxDir });
+      // Cross-file context as the sidecar serves it: an index of the workspace's harvested files.
+      const indexed = (await harvest(workspace, {})).files.map((f) => ({ path: f.path, text: f.text }));
+      const service = await CompletionService.create({ modelDir: active.modelDir, onnxDir: active.onnxDir, retrieval: buildRetrievalIndex(indexed) });
       try {
         const result = await service.complete({ text, offset, languageId: path.extname(file).slice(1), path: path.relative(workspace, file) });
         console.log(result?.text ?? '');
@@ -120,6 +162,66 @@ async function main(argv: string[]): Promise<number> {
         return await runDemo({ trainer, storageDir, workspace: SOURCE_ROOT, steps, onProgress: printProgress }, abortOnSigint());
       } finally {
         await trainer.dispose();
+      }
+    }
+    case 'generate': {
+      if (!values.workspace) throw new UsageError('generate needs --workspace DIR (a repository fine-tuned with "repotune fine-tune")');
+      const workspace = path.resolve(values.workspace);
+      const fields = { task: values.task, inputs: values.inputs, outputs: values.outputs, loss: values.loss, framework: values.framework };
+      try {
+        const result = await runGenerateRequest(
+          // --run is the explicit confirmation: the CLI user asked for the generated code to be executed.
+          { workspace, requestId: 'cli', fields, runSmokeTest: values.run === true, targetPath: values.target },
+          {
+            storageDir,
+            python: resolvePython({ configured: values.python, storageDir, sourceRoot: SOURCE_ROOT }),
+            trainerDir: path.join(SOURCE_ROOT, 'server', 'trainer'),
+            signal: abortOnSigint(),
+            log: (m) => (process.env.REPOTUNE_DEBUG ? console.error(m) : undefined),
+          },
+        );
+        if (values.json) console.log(JSON.stringify(result, null, 2));
+        else console.log(formatGenerateResult(result));
+        return result.cancelled ? 130 : result.ok ? 0 : 1;
+      } catch (err) {
+        if (err instanceof SpecError || err instanceof NoAdapterError) throw new UsageError(err.message);
+        throw err;
+      }
+    }
+    case 'evaluate': {
+      if (!target) throw new UsageError('evaluate needs <repo>');
+      const workspace = path.resolve(target);
+      const active = readActiveRun(storageDir, workspace);
+      if (!active) throw new UsageError(`No adapter for ${workspace} in ${storageDir}: run "repotune fine-tune ${workspace}" first.`);
+      const trainer = makeTrainer();
+      try {
+        const holdout = (await harvest(workspace, {})).files.filter((f) => f.split === 'holdout');
+        const report = await evaluateAdapter({
+          modelDir: active.modelDir,
+          baseOnnxDir: await ensureBaseOnnx(trainer, storageDir, active.modelDir),
+          adapterOnnxDir: active.onnxDir,
+          holdout,
+          maxTasks: values.tasks !== undefined ? positiveInt(values.tasks, '--tasks') : undefined,
+        });
+        fs.writeFileSync(path.join(active.runDir, 'evaluation.json'), JSON.stringify(report, null, 2));
+        console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+        return 0;
+      } finally {
+        await trainer.dispose();
+      }
+    }
+    case 'examples': {
+      if (!target) throw new UsageError('examples needs <repo>');
+      const trainer = values.model ? undefined : makeTrainer(); // only to generate the demo model's tokenizer once
+      try {
+        const modelDir = values.model ? path.resolve(values.model) : await ensureDemoModel(trainer!, storageDir);
+        const n = values.n !== undefined ? positiveInt(values.n, '--n') : DEFAULT_SHOWN_EXAMPLES;
+        const seed = values.seed !== undefined ? Number(values.seed) : DEFAULT_SEED;
+        if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+        console.log(await runExamplesCommand(path.resolve(target), modelDir, { n, seed, seqLen: DEFAULT_SEQ_LEN, color: process.stdout.isTTY === true }));
+        return 0;
+      } finally {
+        await trainer?.dispose();
       }
     }
     case 'env': {
@@ -137,6 +239,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+function formatGenerateResult(r: GenerateModelCodeResult): string {
+  const smoke = r.attempts.at(-1)?.smokeOutput;
+  const parts = [`# ---- ${r.fileName} (${r.className}) ----`, r.code.trimEnd(), '# ---- checks ----', r.summary];
+  if (smoke !== undefined) parts.push('# ---- smoke test output ----', smoke.trimEnd());
+  return parts.join('\n');
+}
 
 function positiveInt(value: string, name: string): number {
   const n = Number(value);

@@ -16,12 +16,17 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { Notifications, Requests, type FineTuneParams, type InitOptions, type StatusParams } from './protocol';
+import { Notifications, Requests, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type StatusParams } from './protocol';
 import { TrainerProcess, TrainerError } from './training/trainerProcess';
 import { resolvePython } from './training/python';
 import { runFineTune } from './pipeline/fineTune';
 import { readActiveRun } from './pipeline/runStore';
 import { CompletionService } from './completion/service';
+import { harvest } from './harvest/harvest';
+import { buildRetrievalIndex } from './retrieval/repoIndex';
+import { modelCodeDefaults, runGenerateRequest } from './generate/request';
+import { SpecError } from './generate/spec';
+import { NoAdapterError } from './generate/session';
 
 const connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout);
 const documents = new TextDocuments(TextDocument);
@@ -32,6 +37,9 @@ let workspaceRoot: string | undefined;
 let completions: CompletionService | undefined;
 let status: StatusParams = { state: 'starting', message: 'Starting' };
 let fineTuneRunning = false;
+let pythonExe = 'python3';
+/** Between two generate-progress notifications: the preview stays live without one message per token. */
+const GENERATE_PROGRESS_INTERVAL_MS = 100;
 
 const log = (level: 'debug' | 'info' | 'warning' | 'error', message: string) => {
   const line = `[${level}] ${message}`;
@@ -53,6 +61,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   options.trainerDir ??= path.join(sourceRoot, 'server', 'trainer');
   workspaceRoot = params.workspaceFolders?.[0] ? uriToPath(params.workspaceFolders[0].uri) : undefined;
   const python = resolvePython({ configured: options.pythonPath, storageDir: options.storageDir, sourceRoot });
+  pythonExe = python;
   trainer = new TrainerProcess({ python, trainerDir: options.trainerDir, log });
   log('info', `RepoTune sidecar: storage ${options.storageDir}, python ${python}`);
   return {
@@ -75,9 +84,26 @@ async function serve(modelDir: string, onnxDir: string, adapter: string): Promis
     if (completions) await completions.swapModel(onnxDir);
     else completions = await CompletionService.create({ modelDir, onnxDir });
     setStatus({ state: 'serving', message: `Serving adapter ${adapter}`, adapter });
+    void indexWorkspace();
   } catch (err) {
     log('error', `Could not load the adapted model from ${onnxDir}: ${(err as Error).message}`);
     setStatus({ state: 'error', message: `Could not load the adapted model: ${(err as Error).message}` });
+  }
+}
+
+/**
+ * Builds the repository index for cross-file context in the background (served requests go on without context until
+ * it is ready). Every harvested file counts: the holdout restriction is for training and evaluation, not serving.
+ */
+async function indexWorkspace(): Promise<void> {
+  if (!workspaceRoot || !completions) return;
+  const started = Date.now();
+  try {
+    const { files } = await harvest(workspaceRoot, {});
+    completions?.setRetrieval(buildRetrievalIndex(files.map((f) => ({ path: f.path, text: f.text }))));
+    log('info', `Indexed ${files.length} files for cross-file context in ${Date.now() - started} ms.`);
+  } catch (err) {
+    log('warning', `Cross-file context is off: indexing the workspace failed (${(err as Error).message}).`);
   }
 }
 
@@ -103,7 +129,7 @@ connection.onRequest(Requests.fineTune, async (params: FineTuneParams, token) =>
       abort.signal,
     );
     if (outcome.run) await serve(outcome.run.modelDir, outcome.run.onnxDir, outcome.run.runId);
-    else setStatus(before.state === 'serving' ? before : { state: 'idle', message: 'Fine-tuning cancelled.' });
+    else setStatus(before.state === 'serving' ? before : { state: 'idle', message: outcome.activationReason });
     const { run: _run, ...result } = outcome;
     return result;
   } catch (err) {
@@ -125,6 +151,35 @@ connection.onRequest(Requests.cancelFineTune, async () => {
 });
 
 connection.onRequest(Requests.status, () => status);
+
+connection.onRequest(Requests.modelCodeDefaults, (params: { workspace: string }) => modelCodeDefaults(params.workspace));
+
+connection.onRequest(Requests.generateModelCode, async (params: GenerateModelCodeParams, token) => {
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  let lastSent = 0;
+  try {
+    return await runGenerateRequest(params, {
+      storageDir: options.storageDir,
+      python: pythonExe,
+      trainerDir: options.trainerDir,
+      signal: abort.signal,
+      log: (m) => log('info', m),
+      onCode: (u) => {
+        const now = Date.now();
+        if (!u.done && now - lastSent < GENERATE_PROGRESS_INTERVAL_MS) return;
+        lastSent = now;
+        void connection.sendNotification(Notifications.generateProgress, { requestId: params.requestId, ...u });
+      },
+    });
+  } catch (err) {
+    const e = err as Error;
+    if (!(err instanceof SpecError || err instanceof NoAdapterError)) log('error', `Generating model code failed: ${e.message}`);
+    throw new ResponseError(3, e.message, { kind: err instanceof SpecError ? 'bad_spec' : err instanceof NoAdapterError ? 'no_adapter' : 'internal' });
+  } finally {
+    sub.dispose();
+  }
+});
 
 connection.languages.inlineCompletion.on(async (params, token) => {
   if (!completions || options.completionsEnabled === false) return null;

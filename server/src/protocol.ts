@@ -7,7 +7,7 @@
  */
 
 /** Stages of a fine-tuning run, in order. */
-export type Stage = 'model' | 'harvest' | 'examples' | 'train' | 'export' | 'load' | 'done';
+export type Stage = 'model' | 'harvest' | 'examples' | 'train' | 'export' | 'evaluate' | 'load' | 'done';
 
 export interface FineTuneParams {
   /** Absolute path of the workspace folder (a git repository, or a plain folder). */
@@ -16,6 +16,8 @@ export interface FineTuneParams {
   modelDir?: string;
   maxSteps?: number;
   seed?: number;
+  /** Activate only an adapter that beats the base model on the holdout (default true). */
+  gate?: boolean;
 }
 
 export interface FineTuneResult {
@@ -29,6 +31,11 @@ export interface FineTuneResult {
   examples: number;
   /** One line: files kept / left out by reason / secrets redacted / holdout. */
   harvestSummary: string;
+  /** Whether the new adapter now serves completions, and why (the gate's verdict). */
+  activated: boolean;
+  activationReason: string;
+  /** The evaluation table (CLI text) and where its JSON was written, when the holdout could be evaluated. */
+  evaluation?: { table: string; reportPath: string };
 }
 
 /** Sent by the sidecar while a fine-tune runs; the client shows it in a progress notification. */
@@ -56,14 +63,56 @@ export interface StatusParams {
   adapter?: string;
 }
 
+/** "Generate model code": the spec's fields as typed (the sidecar parses them: server/src/generate/spec.ts). */
+export interface GenerateModelCodeParams {
+  workspace: string;
+  /** Chosen by the client; progress notifications carry it so the right preview receives them. */
+  requestId: string;
+  fields: { task?: string; inputs?: string; outputs?: string; loss?: string; framework?: string };
+  /** Only true after the user's explicit confirmation in a trusted workspace (server/src/generate/guard.ts). */
+  runSmokeTest: boolean;
+  /** Workspace-relative path the code is meant for, if any. */
+  targetPath?: string;
+}
+
+export interface GenerateModelCodeResult {
+  code: string;
+  className: string;
+  fileName: string;
+  ok: boolean;
+  cancelled: boolean;
+  /** One line per attempt and a verdict, for people. */
+  summary: string;
+  attempts: { attempt: number; parseError?: string; smokePassed?: boolean; smokeOutput?: string; error?: string }[];
+  smokeTest?: string;
+}
+
+/** Sent while a generation streams: the whole code of the attempt under way (the preview replaces its text). */
+export interface GenerateProgressParams {
+  requestId: string;
+  attempt: number;
+  code: string;
+  done: boolean;
+}
+
+/** The form's defaults, read from the repository. */
+export interface ModelCodeDefaults {
+  framework?: 'torch' | 'tensorflow' | 'jax';
+  /** Model classes found in the repository (used as style examples). */
+  modelClasses: string[];
+}
+
 export const Requests = {
   fineTune: 'repotune/fineTune',
+  generateModelCode: 'repotune/generateModelCode',
+  modelCodeDefaults: 'repotune/modelCodeDefaults',
   cancelFineTune: 'repotune/cancelFineTune',
   status: 'repotune/getStatus',
 } as const;
 
 export const Notifications = {
   progress: 'repotune/progress',
+  generateProgress: 'repotune/generateProgress',
   status: 'repotune/status',
 } as const;
 

@@ -17,6 +17,13 @@ const ACCEPT_TIMEOUT_MS = 10_000;
 /** From the Cancel click to the sidecar's answer: the trainer stops at its next step. */
 const CANCEL_TIMEOUT_MS = 30_000;
 const PROGRESS_SHOT_FALLBACK_MS = 20_000;
+/** The form appears once the sidecar is up and has scanned the repository for its model classes. */
+const GENERATE_FORM_TIMEOUT_MS = 45_000;
+/** Up to 3 attempts of up to 768 tokens each with the demo model on 2 cores, plus loading the export. */
+const GENERATE_TIMEOUT_MS = 3 * 60_000;
+const GENERATE_TASK = 'tiny classifier for shapes';
+const GENERATE_CLASS = 'class TinyClassifierShapesModel(nn.Module):';
+const QUICK_INPUT_TITLE = '.quick-input-widget .quick-input-title';
 
 const COMMAND_TITLES = [
   'RepoTune: Fine-tune on workspace',
@@ -68,12 +75,12 @@ export async function runChecks(wb, { url, workspace, uiOnly, loadTimeoutMs }) {
     return `${COMMAND_TITLES.length} commands`;
   });
 
-  await check('"Generate model code" answers', async () => {
+  await check('"Generate model code" opens its form', async () => {
     await wb.runCommand('RepoTune: Generate model code');
-    const [, text] = await wb.waitForToast([/Generate model code/], TOAST_TIMEOUT_MS);
-    await wb.screenshot('generate-model-code');
-    await wb.page.keyboard.press('Escape');
-    return JSON.stringify(text.slice(0, 60));
+    const title = await waitForFormStep(wb, 1, GENERATE_FORM_TIMEOUT_MS);
+    await wb.screenshot('generate-model-code-form');
+    await wb.closeQuickInput(); // Escape ends the form: nothing is generated
+    return JSON.stringify(title);
   });
 
   if (uiOnly) return results;
@@ -166,5 +173,38 @@ export async function runChecks(wb, { url, workspace, uiOnly, loadTimeoutMs }) {
     return JSON.stringify(text);
   });
 
+  await check('"Generate model code" streams into a preview; Discard closes it', async () => {
+    await wb.runCommand('Notifications: Clear All Notifications');
+    await wb.runCommand('RepoTune: Generate model code');
+    await waitForFormStep(wb, 1, GENERATE_FORM_TIMEOUT_MS);
+    await wb.page.keyboard.type(GENERATE_TASK);
+    await wb.page.keyboard.press('Enter');
+    // Inputs, outputs, loss (pre-filled examples), framework, checks ("Check it parses" is first): accept each.
+    for (let step = 2; step <= 6; step++) {
+      await waitForFormStep(wb, step, TOAST_TIMEOUT_MS);
+      await wb.page.keyboard.press('Enter');
+    }
+    const [which, text] = await wb.waitForToast([/generated model code \(preview\)/, /generate model code failed|not running/i], GENERATE_TIMEOUT_MS);
+    if (which !== 0) throw new Error(text);
+    await wb.page.waitForSelector('.tab.active[aria-label*="Untitled"]', { timeout: TOAST_TIMEOUT_MS });
+    const code = await wb.waitFor('the generated class in the preview', async () => ((await wb.editorText()).includes(GENERATE_CLASS) ? wb.editorText() : null), TOAST_TIMEOUT_MS);
+    await wb.screenshot('generate-preview');
+    await wb.page.click(`${SELECTORS.toasts} .monaco-button:has-text("Discard")`, { timeout: TOAST_TIMEOUT_MS });
+    await wb.page.waitForSelector('.tab[aria-label*="Untitled"]', { state: 'detached', timeout: TOAST_TIMEOUT_MS });
+    return `${JSON.stringify(text.slice(0, 140))}; preview had ${code.split('\n').length} lines`;
+  });
+
   return results;
+}
+
+/** Waits for step `n` of the "Generate model code" form (its title says "(n/6)"); returns the title. */
+async function waitForFormStep(wb, n, timeoutMs) {
+  return wb.waitFor(
+    `form step ${n}`,
+    async () => {
+      const title = await wb.page.$eval(QUICK_INPUT_TITLE, (e) => (e.offsetParent ? e.textContent : null)).catch(() => null);
+      return title && title.includes(`Generate model code (${n}/`) ? title : null;
+    },
+    timeoutMs,
+  );
 }

@@ -66,11 +66,13 @@ function git(cwd, ...args) {
 export function createFixtureRepo(dir, { maxSteps }) {
   fs.mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(FILES)) fs.writeFileSync(path.join(dir, name), text);
-  // Workspace settings: a short run. Kept out of git so it is not training data.
+  // Workspace settings: a short run, and the gate off — a 12-step demo run on a one-commit fixture cannot show a
+  // significant win, and the checks after it need the adapter served (the gate is tested in the LSP integration
+  // test). Kept out of git so it is not training data.
   fs.mkdirSync(path.join(dir, '.vscode'), { recursive: true });
   fs.writeFileSync(
     path.join(dir, '.vscode', 'settings.json'),
-    JSON.stringify({ 'repotune.training.maxSteps': maxSteps, 'workbench.startupEditor': 'none' }, null, 2),
+    JSON.stringify({ 'repotune.training.maxSteps': maxSteps, 'repotune.evaluation.gate': false, 'workbench.startupEditor': 'none' }, null, 2),
   );
   fs.writeFileSync(path.join(dir, '.gitignore'), '.vscode/\n');
   git(dir, 'init', '-q', '-b', 'main');

@@ -31,6 +31,8 @@ import { makeFixtureRepo, probeDocument, FIXTURE_PROBE } from '../helpers/fixtur
 
 /** Enough steps for the demo model to memorise the tiny fixture repository. */
 const TRAIN_STEPS = 80;
+/** The gated run only has to reach the gate's verdict. */
+const GATED_RUN_STEPS = 10;
 const TEST_TIMEOUT_MS = 8 * 60_000;
 
 test('fine-tune through the sidecar, then complete from the adapted model', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -58,8 +60,20 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
     assert.equal(init.capabilities.inlineCompletionProvider, true);
     await conn.sendNotification(InitializedNotification.type, {});
 
-    const result = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: TRAIN_STEPS })) as FineTuneResult;
+    // With the gate on (the default), a short run judged on the fixture's one-file holdout is kept, not served.
+    const gated = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: GATED_RUN_STEPS })) as FineTuneResult;
+    assert.equal(gated.activated, false);
+    assert.match(gated.activationReason, /not activated/i);
+    assert.ok(gated.evaluation && fs.existsSync(gated.evaluation.reportPath), 'evaluation report written beside the run');
+    assert.match(gated.evaluation!.table, /base[\s\S]*adapter[\s\S]*gate: /);
+    assert.ok(fs.existsSync(path.join(gated.adapterDir, 'adapter_model.safetensors')), 'a refused adapter is still kept');
+    assert.notEqual(statuses.at(-1)?.state, 'serving');
+    statuses.length = 0;
+    progress.length = 0;
+
+    const result = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: TRAIN_STEPS, gate: false })) as FineTuneResult;
     assert.equal(result.cancelled, false);
+    assert.equal(result.activated, true, result.activationReason);
     assert.equal(result.steps, TRAIN_STEPS);
     assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_config.json')), 'PEFT adapter config written');
     assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')), 'PEFT adapter weights written');

@@ -90,14 +90,17 @@ test('examples are deterministic for a seed and change with it', async () => {
   assert.notDeepEqual(strip(readShards(a)).train, strip(readShards(c)).train);
 });
 
-test('fimRate 0 gives continuations only; bad options are refused clearly', async () => {
+test('fimRate 0 (and docRate 0) gives continuations only; bad options are refused clearly', async () => {
   const { tok, family } = setup();
   const out = tempDir('shards-cont');
-  const summary = await buildShards(FILES, tok, family, { outDir: out, seed: 0, seqLen: SEQ_LEN, fimRate: 0 });
+  const summary = await buildShards(FILES, tok, family, { outDir: out, seed: 0, seqLen: SEQ_LEN, fimRate: 0, docRate: 0 });
   assert.equal(summary.kinds.fim, 0);
   assert.ok(summary.kinds.continuation > 0);
   await assert.rejects(buildShards(FILES, tok, family, { outDir: out, seed: 0, seqLen: 8 }), ShardError);
   await assert.rejects(buildShards(FILES, tok, family, { outDir: out, seed: 0, seqLen: SEQ_LEN, fimRate: 2 }), ShardError);
+  await assert.rejects(buildShards(FILES, tok, family, { outDir: out, seed: 0, seqLen: SEQ_LEN, contextRate: -1 }), /contextRate/);
+  const zero = { line: 0, 'rest-of-line': 0, block: 0, statement: 0, 'syntax-block': 0, 'function-body': 0, arguments: 0 };
+  await assert.rejects(buildShards(FILES, tok, family, { outDir: out, seed: 0, seqLen: SEQ_LEN, spanRates: zero }), /spanRates/);
 });
 
 test('FIM spans are line-based: whole line, rest of line, multi-line block; text is preserved', () => {
@@ -130,7 +133,8 @@ test('planted secrets never appear in any written shard (harvest → shards)', a
     // Two more plain files keep the newest commit's one file within MAX_HOLDOUT_SHARE of the kept files.
     writeFiles(repo, { [SECRETS_FILE]: secretsText, 'src/app.ts': sourceFile('app', 8), 'src/util.ts': sourceFile('util', 6), 'src/lib.ts': sourceFile('lib', 7) });
     commitAll(repo, 'first');
-    writeFiles(repo, { 'src/more.ts': `${secretsText}export const more = 1;\n` });
+    // More code than secrets, so that src/more.ts is not a near duplicate of the secrets file (which harvest would drop).
+    writeFiles(repo, { 'src/more.ts': `${secretsText}${sourceFile('more', 12)}` });
     commitAll(repo, 'second');
     const harvested = await harvest(repo, {});
     assert.deepEqual(harvested.files.filter((f) => f.split === 'holdout').map((f) => f.path), ['src/more.ts']);

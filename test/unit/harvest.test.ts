@@ -196,7 +196,7 @@ test('a plain folder is walked honouring .gitignore, symlinks are not followed',
     assert.deepEqual(result.files.map((f) => f.path), ['.gitignore', 'src/.gitignore', 'src/a.ts']);
     const reasons = reasonsOf(result);
     assert.equal(reasons['linked-dir'], 'symlink');
-    assert.equal(reasons['outside.ts'], 'symlink');
+    assert.equal(reasons['outside.ts'], 'outside-workspace');
     assert.equal(reasons['node_modules/m/index.js'], 'vendored');
     assert.equal(result.manifest.commit, null);
     assert.ok(result.notices.some((n) => n.includes('not a git repository')));

@@ -1,7 +1,9 @@
 /**
  * Training/serving parity: the prompt part of every FIM training example is exactly what the serving path
- * (buildFimPrompt) produces for the same editor state, token for token, for every model family. The real demo
- * tokenizer covers qwen2.5-coder; the others use a fake tokenizer that has that family's special tokens.
+ * (buildFimPrompt; with retrieval, buildEditorPrompt as completion/service.ts calls it) produces for the same editor
+ * state, token for token, for every model family — retrieved cross-file context, syntax spans and docstring → body
+ * examples included. The real demo tokenizer covers qwen2.5-coder; the others use a fake tokenizer that has that
+ * family's special tokens.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,14 @@ import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/token
 import { detectFamily, FAMILIES, type ModelFamily } from '../../server/src/examples/families';
 import { buildFimPrompt, type ContextSnippet } from '../../server/src/examples/promptBuilder';
 import { buildFimExample, trainingPromptBudget } from '../../server/src/examples/trainingExample';
+import { buildEditorPrompt } from '../../server/src/examples/editorPrompt';
+import { examplesOfFile, type ShardInputFile } from '../../server/src/examples/shards';
+import { buildRetrievalIndex } from '../../server/src/retrieval/repoIndex';
+import { parseFile } from '../../server/src/syntax/grammars';
+import { docBodyTargets, syntaxSpans } from '../../server/src/syntax/spans';
+import { cursorWindows } from '../../server/src/completion/context';
+import { RETRIEVAL_BUDGET_MS } from '../../server/src/completion/service';
+import { GO_SAMPLE, PYTHON_SAMPLE, RUST_SAMPLE, TYPESCRIPT_SAMPLE } from '../helpers/syntaxSamples';
 
 interface EditorState {
   readonly name: string;
@@ -79,3 +89,48 @@ test('the truncated state really is truncated at a small seqLen', () => {
   assert.ok(tok.encode(state.prefix).length > example.promptLength, 'prefix was cut to fit');
   assert.ok(example.ids.length <= 160);
 });
+
+const REPO: ShardInputFile[] = [
+  { path: 'model/net.py', text: PYTHON_SAMPLE, split: 'train' },
+  { path: 'model/train.py', text: 'from model.net import TinyNet\n\n\ndef build(dim):\n    net = TinyNet(dim, hidden=32)\n    return net.train()\n', split: 'train' },
+  { path: 'src/config.ts', text: TYPESCRIPT_SAMPLE, split: 'train' },
+  { path: 'store/store.go', text: GO_SAMPLE, split: 'train' },
+  { path: 'src/words.rs', text: RUST_SAMPLE, split: 'train' },
+];
+const PARITY_SEQ_LEN = 512;
+
+for (const family of FAMILIES) {
+  test(`prompt parity with retrieved context, syntax spans and docstring examples for ${family.id}`, async () => {
+    const tok = tokenizerFor(family, loadTokenizer(ensureDemoModel()));
+    const retrieval = buildRetrievalIndex(REPO);
+    let withContext = 0;
+    const spans = new Set<string>();
+    for (const file of REPO) {
+      const parsed = (await parseFile(file.path, file.text))!;
+      const syntax = { spans: syntaxSpans(parsed, file.text), docTargets: docBodyTargets(parsed, file.text) };
+      parsed.tree.delete();
+      const examples = examplesOfFile(file, tok, family, 11, PARITY_SEQ_LEN, 1, 6, { syntax, retrieval, contextRate: 1 });
+      for (const example of examples) {
+        if (example.kind !== 'fim') continue;
+        spans.add(example.span!);
+        // The editor state the example stands for: the file without its middle, the cursor where the middle was.
+        const [start, end] = example.middleRange!;
+        const { prefix, suffix } = cursorWindows(file.text.slice(0, start) + file.text.slice(end), start);
+        const middleIds = tok.encode(file.text.slice(start, end));
+        const promptLength = example.mask.indexOf(1);
+        const serving = buildEditorPrompt(tok, family, { prefix, suffix, path: file.path }, {
+          budget: trainingPromptBudget(PARITY_SEQ_LEN, middleIds.length),
+          retrieval,
+          retrievalBudgetMs: RETRIEVAL_BUDGET_MS,
+        });
+        assert.deepEqual(example.ids.slice(0, promptLength), serving.ids, `${file.path} ${example.span}: prompt differs from serving`);
+        assert.deepEqual(example.ids.slice(promptLength), [...middleIds, serving.endOfMiddleId], 'targets: the middle and the end token');
+        assert.ok(serving.context.every((c) => c.path !== file.path), 'never the file itself as context');
+        const promptText = tok.decode(serving.ids);
+        if (serving.context.some((c) => promptText.includes(`${c.path}\n`))) withContext++;
+      }
+    }
+    assert.ok(withContext > 10, `retrieved context reached prompts (${withContext})`);
+    for (const kind of ['statement', 'function-body', 'arguments', 'doc-function', 'doc-class', 'line']) assert.ok(spans.has(kind), `${kind} examples`);
+  });
+}

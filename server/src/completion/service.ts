@@ -6,7 +6,9 @@
  * flight, which stops within one token; requests that were waiting their turn see their abort and return at once.
  */
 import * as path from 'node:path';
-import { buildFimPrompt, DEFAULT_BUDGET, type PromptBudget } from '../examples/promptBuilder';
+import { DEFAULT_BUDGET, type PromptBudget } from '../examples/promptBuilder';
+import { buildEditorPrompt } from '../examples/editorPrompt';
+import type { RetrievalIndex } from '../retrieval/repoIndex';
 import { detectFamily, type ModelFamily } from '../examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../models/tokenizer';
 import { CompletionCache, COMPLETION_CACHE_ENTRIES } from './cache';
@@ -18,6 +20,8 @@ import { prefilter, type PrefilterOptions, type SkipReason } from './prefilter';
 
 /** Ghost text is read at a glance: a few lines at most, so few tokens (this also bounds latency). */
 export const MAX_NEW_TOKENS = 64;
+/** Time cross-file retrieval may take per request: a small share of the keystroke-to-ghost-text latency. */
+export const RETRIEVAL_BUDGET_MS = 15;
 
 export interface CompletionServiceOptions extends PrefilterOptions {
   /** Hugging Face model directory: tokenizer.json decides the tokenizer and the FIM family. */
@@ -30,6 +34,8 @@ export interface CompletionServiceOptions extends PrefilterOptions {
   readonly engine?: EngineOptions;
   readonly cacheEntries?: number;
   readonly log?: (message: string) => void;
+  /** Repository index for cross-file context (retrieval/repoIndex.ts), built as training builds it; none = off. */
+  readonly retrieval?: RetrievalIndex;
 }
 
 export interface CompletionRequest {
@@ -85,6 +91,15 @@ export class CompletionService {
     this.opts = { ...this.opts, ...update };
   }
 
+  /**
+   * Installs (or replaces) the repository index for cross-file context. The sidecar builds it in the background
+   * after start-up; requests before that are served without context. Cached completions made without it go.
+   */
+  setRetrieval(index: RetrievalIndex | undefined): void {
+    this.opts = { ...this.opts, retrieval: index };
+    this.cache.clear();
+  }
+
   /** Requests that have not returned yet (waiting their turn or generating). */
   get pendingRequests(): number {
     return this.pending;
@@ -123,7 +138,11 @@ export class CompletionService {
 
   /** One model run with the stream filters; undefined when cancelled or nothing is worth showing. */
   private async generate(engine: OrtEngine, prefix: string, suffix: string, filePath: string | undefined, signal: AbortSignal): Promise<string | undefined> {
-    const prompt = buildFimPrompt(this.tokenizer, this.family, { prefix, suffix, path: filePath }, this.opts.promptBudget ?? DEFAULT_BUDGET);
+    const prompt = buildEditorPrompt(this.tokenizer, this.family, { prefix, suffix, path: filePath }, {
+      budget: this.opts.promptBudget ?? DEFAULT_BUDGET,
+      retrieval: this.opts.retrieval,
+      retrievalBudgetMs: RETRIEVAL_BUDGET_MS,
+    });
     const filters = defaultFilters({ prefix, suffix });
     let verdict: FilterVerdict = { stop: false };
     const result = await engine.generate(prompt.ids, {

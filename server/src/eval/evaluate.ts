@@ -7,7 +7,7 @@
 import { CompletionService } from '../completion/service';
 import { OrtEngine } from '../completion/engine/ortEngine';
 import { loadTokenizer } from '../models/tokenizer';
-import type { ContextSnippet } from '../examples/promptBuilder';
+import type { RetrievalIndex } from '../retrieval/repoIndex';
 import { bitsPerByte, bootstrapMean, editSimilarity, exactMatch, firstLineExactMatch, type Estimate } from './metrics';
 import { buildTasks, DEFAULT_MAX_TASKS, type EvalTask, type TaskSource } from './tasks';
 import { decideGate, type GateDecision } from './gate';
@@ -44,8 +44,11 @@ export interface EvaluateOptions {
   holdout: readonly TaskSource[];
   seed?: number;
   maxTasks?: number;
-  /** Cross-file context for a task; when given, the "+retrieval" arms run too and the gate compares those. */
-  retrieve?: (task: EvalTask) => ContextSnippet[];
+  /**
+   * Index of the TRAINING files for cross-file context; when given, the "+retrieval" arms run too and the gate
+   * compares those. Holdout files must not be in it: they would hand the model the answers.
+   */
+  retrieval?: RetrievalIndex;
   signal?: AbortSignal;
 }
 
@@ -58,9 +61,9 @@ export async function evaluateAdapter(opts: EvaluateOptions): Promise<EvalReport
   for (const [name, onnxDir, retrieval] of [
     ['base', opts.baseOnnxDir, false],
     ['adapter', opts.adapterOnnxDir, false],
-    ...(opts.retrieve ? [['base+retrieval', opts.baseOnnxDir, true], ['adapter+retrieval', opts.adapterOnnxDir, true]] : []),
+    ...(opts.retrieval ? [['base+retrieval', opts.baseOnnxDir, true], ['adapter+retrieval', opts.adapterOnnxDir, true]] : []),
   ] as [ArmName, string, boolean][]) {
-    arms.push(await runArm(name, opts, onnxDir, tasks, retrieval ? opts.retrieve : undefined, seed));
+    arms.push(await runArm(name, opts, onnxDir, tasks, retrieval ? opts.retrieval : undefined, seed));
   }
 
   const holdoutText = opts.holdout.map((f) => f.text).join('\n');
@@ -86,10 +89,10 @@ async function runArm(
   opts: EvaluateOptions,
   onnxDir: string,
   tasks: readonly EvalTask[],
-  retrieve: EvaluateOptions['retrieve'],
+  retrieval: RetrievalIndex | undefined,
   seed: number,
 ): Promise<ArmResult> {
-  const service = await CompletionService.create({ modelDir: opts.modelDir, onnxDir });
+  const service = await CompletionService.create({ modelDir: opts.modelDir, onnxDir, retrieval });
   const predictions: string[] = [];
   try {
     for (const task of tasks) {
@@ -99,8 +102,7 @@ async function runArm(
         offset: task.prefix.length,
         languageId: task.language,
         path: task.path,
-        ...(retrieve ? { context: retrieve(task) } : {}),
-      } as Parameters<CompletionService['complete']>[0]);
+      });
       predictions.push(result?.text ?? '');
     }
   } finally {

@@ -1,10 +1,16 @@
 /**
  * Decides, per file, which examples to draw: the file is cut into windows of whole lines (about one training
- * sequence of text each); each window becomes a FIM example (with probability fimRate) or a plain continuation.
- * FIM middles are line-based, like the completions users ask for: a whole line, the rest of a line from a random
- * column, or a block of a few lines. Only text is decided here; token ids are built in trainingExample.ts.
+ * sequence of text each); each window becomes FIM examples (with probability fimRate) or a plain continuation.
+ * FIM middles are drawn from a configurable mix of span kinds:
+ * - line-based, like the completions users ask for: a whole line, the rest of a line from a random column, or a
+ *   block of a few lines;
+ * - syntax-based (tree-sitter, when the file's language has a grammar): a whole statement, a block, a function
+ *   body or an argument list (see syntax/spans.ts). Kinds a window has no unit of drop out of the mix.
+ * Documented functions and classes add docstring/comment → body examples. Only text is decided here; token ids are
+ * built in trainingExample.ts.
  */
 import { randInt, type Rng } from './prng';
+import type { DocBodyTarget, DocTargetKind, SyntaxSpan, SyntaxSpanKind } from '../syntax/spans';
 
 /** Rough characters per token of code, used only to size windows before tokenizing. */
 export const CHARS_PER_TOKEN_ESTIMATE = 3.5;
@@ -14,8 +20,23 @@ export const MAX_CHARS_PER_TOKEN = 8;
 export const MAX_EXAMPLES_PER_FILE = 64;
 /** Longest multi-line FIM block. */
 export const MAX_BLOCK_LINES = 8;
+/** A syntax middle may take about this share of a sequence (trainingExample.ts enforces the exact token limit). */
+export const SYNTAX_MIDDLE_SHARE = 0.5;
+/** Docstring → body examples per file at most (a file of many small documented functions would dominate). */
+export const MAX_DOC_EXAMPLES_PER_FILE = 16;
 
-export type FimSpanKind = 'line' | 'rest-of-line' | 'block';
+export type LineSpanKind = 'line' | 'rest-of-line' | 'block';
+export type FimSpanKind = LineSpanKind | SyntaxSpanKind | DocTargetKind;
+
+/** Relative weights of the FIM span kinds (normalised over the kinds a window has). */
+export type SpanRates = Readonly<Record<LineSpanKind | SyntaxSpanKind, number>>;
+
+/** Half line-based, half syntax-based where a grammar exists; line-based only elsewhere. */
+export const DEFAULT_SPAN_RATES: SpanRates = {
+  line: 0.2, 'rest-of-line': 0.15, block: 0.15,
+  statement: 0.2, 'syntax-block': 0.1, 'function-body': 0.1, arguments: 0.1,
+};
+export const LINE_ONLY_SPAN_RATES: SpanRates = { ...DEFAULT_SPAN_RATES, statement: 0, 'syntax-block': 0, 'function-body': 0, arguments: 0 };
 
 export interface FimPlan {
   readonly kind: 'fim';
@@ -23,6 +44,9 @@ export interface FimPlan {
   readonly prefix: string;
   readonly middle: string;
   readonly suffix: string;
+  /** Where the middle lies in the file ([start, end) offsets), to rebuild the editor state it came from. */
+  readonly start: number;
+  readonly end: number;
 }
 
 export interface ContinuationPlan {
@@ -31,6 +55,19 @@ export interface ContinuationPlan {
 }
 
 export type ExamplePlan = FimPlan | ContinuationPlan;
+
+/** What the syntax stage found in a file (empty for languages without a grammar). */
+export interface FileSyntax {
+  readonly spans: readonly SyntaxSpan[];
+  readonly docTargets: readonly DocBodyTarget[];
+}
+
+export interface PlanOptions {
+  readonly syntax?: FileSyntax;
+  readonly spanRates?: SpanRates;
+  /** Probability that a documented function or class yields a docstring → body example (default 1). */
+  readonly docRate?: number;
+}
 
 interface Line {
   readonly start: number;
@@ -49,10 +86,13 @@ export function windowCount(text: string, seqLen: number): number {
  * Plans `views` examples per window. Extra views are extra FIM spans of the same window (a window has only one
  * continuation), which is how a small repository still yields enough distinct FIM examples to learn from.
  */
-export function planFileExamples(text: string, rng: Rng, seqLen: number, fimRate: number, views = 1): ExamplePlan[] {
+export function planFileExamples(text: string, rng: Rng, seqLen: number, fimRate: number, views = 1, opts: PlanOptions = {}): ExamplePlan[] {
   const lines = splitLines(text);
   const windows = windowCount(text, seqLen);
   const contextChars = seqLen * MAX_CHARS_PER_TOKEN;
+  const maxSyntaxChars = seqLen * SYNTAX_MIDDLE_SHARE * CHARS_PER_TOKEN_ESTIMATE;
+  const rates = opts.spanRates ?? DEFAULT_SPAN_RATES;
+  const spans = (opts.syntax?.spans ?? []).filter((s) => s.end - s.start <= maxSyntaxChars);
   const plans: ExamplePlan[] = [];
   for (let w = 0; w < windows; w++) {
     const first = Math.floor((w * lines.length) / windows);
@@ -60,24 +100,55 @@ export function planFileExamples(text: string, rng: Rng, seqLen: number, fimRate
     if (last < first) continue;
     const codeLines = range(first, last).filter((i) => lines[i].content < lines[i].end);
     if (codeLines.length === 0) continue;
+    const inWindow = spans.filter((s) => s.start >= lines[first].start && s.start <= lines[last].end);
     let continuationDone = false;
     for (let v = 0; v < views; v++) {
       const useFim = rng() < fimRate;
       if (useFim || (continuationDone && fimRate > 0)) {
-        plans.push(planFim(text, lines, codeLines[randInt(rng, 0, codeLines.length - 1)], rng, contextChars));
+        const kind = chooseSpanKind(rng, rates, inWindow);
+        if (kind === 'line' || kind === 'rest-of-line' || kind === 'block') {
+          plans.push(planLineFim(text, lines, codeLines[randInt(rng, 0, codeLines.length - 1)], kind, rng, contextChars));
+        } else {
+          const candidates = inWindow.filter((s) => s.kind === kind);
+          const span = candidates[randInt(rng, 0, candidates.length - 1)];
+          plans.push(cutAround(text, kind, span.start, span.end, contextChars));
+        }
       } else if (!continuationDone) {
         continuationDone = true;
         plans.push({ kind: 'continuation', text: text.slice(lines[first].start, Math.min(text.length, lines[last].end + 1)) });
       }
     }
   }
+  const docRate = opts.docRate ?? 1;
+  let docs = 0;
+  for (const target of opts.syntax?.docTargets ?? []) {
+    if (docs >= MAX_DOC_EXAMPLES_PER_FILE) break;
+    if (rng() >= docRate) continue;
+    plans.push(cutAround(text, target.kind, target.start, target.end, contextChars));
+    docs++;
+  }
   return plans;
 }
 
-function planFim(text: string, lines: readonly Line[], at: number, rng: Rng, contextChars: number): FimPlan {
+/** A kind drawn by weight among the line kinds and the syntax kinds this window has units of. */
+function chooseSpanKind(rng: Rng, rates: SpanRates, inWindow: readonly SyntaxSpan[]): LineSpanKind | SyntaxSpanKind {
+  const present = new Set(inWindow.map((s) => s.kind));
+  const kinds = (Object.keys(rates) as (LineSpanKind | SyntaxSpanKind)[]).filter(
+    (k) => rates[k] > 0 && (k === 'line' || k === 'rest-of-line' || k === 'block' || present.has(k as SyntaxSpanKind)),
+  );
+  if (kinds.length === 0) return 'line';
+  const total = kinds.reduce((sum, k) => sum + rates[k], 0);
+  let roll = rng() * total;
+  for (const k of kinds) {
+    roll -= rates[k];
+    if (roll < 0) return k;
+  }
+  return kinds[kinds.length - 1];
+}
+
+function planLineFim(text: string, lines: readonly Line[], at: number, kind: LineSpanKind, rng: Rng, contextChars: number): FimPlan {
   const line = lines[at];
-  const roll = rng();
-  let span: FimSpanKind = roll < 1 / 3 ? 'line' : roll < 2 / 3 ? 'rest-of-line' : 'block';
+  let span: LineSpanKind = kind;
   let start = line.content;
   let end = line.end;
   if (span === 'rest-of-line') {
@@ -92,7 +163,11 @@ function planFim(text: string, lines: readonly Line[], at: number, rng: Rng, con
     if (lastLine === at) span = 'line';
     else end = lines[lastLine].end;
   }
-  // Prefix and suffix are cut at line boundaries (never inside a character); the prompt builder cuts tokens.
+  return cutAround(text, span, start, end, contextChars);
+}
+
+/** The FIM plan of middle [start, end): prefix and suffix are cut at line boundaries; the prompt builder cuts tokens. */
+function cutAround(text: string, span: FimSpanKind, start: number, end: number, contextChars: number): FimPlan {
   const prefixFrom = Math.max(0, start - contextChars);
   const prefixStart = prefixFrom === 0 ? 0 : text.indexOf('\n', prefixFrom) + 1 || start;
   const suffixTo = Math.min(text.length, end + contextChars);
@@ -103,6 +178,8 @@ function planFim(text: string, lines: readonly Line[], at: number, rng: Rng, con
     prefix: text.slice(Math.min(prefixStart, start), start),
     middle: text.slice(start, end),
     suffix: text.slice(end, suffixEnd),
+    start,
+    end,
   };
 }
 

@@ -20,7 +20,7 @@ export interface PromptInput {
   readonly context?: readonly ContextSnippet[];
 }
 
-/** Token budget of a prompt and its shares. */
+/** Token budget of a prompt and its shares; context gets what prefix and suffix leave (unused context goes to the prefix). */
 export interface PromptBudget {
   readonly maxPromptTokens: number;
   readonly prefixShare: number;
@@ -28,6 +28,8 @@ export interface PromptBudget {
 }
 
 export const DEFAULT_BUDGET: PromptBudget = { maxPromptTokens: 1024, prefixShare: 0.6, suffixShare: 0.25 };
+/** A retrieved snippet cut to fewer tokens than this tells the model nothing; it is dropped instead. */
+export const MIN_SNIPPET_TOKENS = 16;
 
 export interface BuiltPrompt {
   readonly ids: number[];
@@ -66,26 +68,41 @@ export function buildFimPrompt(tok: CodeTokenizer, family: ModelFamily, input: P
   const contextIds = encodeContext(tok, family, input, Math.floor(body * (1 - budget.prefixShare - budget.suffixShare)));
   const prefixIds = tail(tok.encode(input.prefix), body - suffixIds.length - contextIds.length);
 
+  // Families with repository-level tokens were pretrained with the other files BEFORE the FIM sentinels
+  // (<|file_sep|>path\ncode … <|file_sep|>current/path\n<|fim_prefix|>…); the others see them as comments at the
+  // start of the prefix.
+  const repoLevel = family.fileSeparator !== undefined && tok.tokenId(family.fileSeparator) !== undefined;
+  const before = repoLevel ? contextIds : [];
+  const inPrefix = repoLevel ? [] : contextIds;
   const ids =
     family.order === 'psm'
-      ? [pre, ...contextIds, ...prefixIds, suf, ...suffixIds, mid]
-      : [suf, ...suffixIds, pre, ...contextIds, ...prefixIds, mid];
+      ? [...before, pre, ...inPrefix, ...prefixIds, suf, ...suffixIds, mid]
+      : [...before, suf, ...suffixIds, pre, ...inPrefix, ...prefixIds, mid];
   return { ids, endOfMiddleId, stopIds };
 }
 
-/** Cross-file snippets as the family writes repository context: one file separator + path + text per snippet. */
+/**
+ * Cross-file snippets as the family writes repository context: one file separator + path + text per snippet, then
+ * the current file's path. Snippets come most relevant last; the least relevant are dropped when over budget, and
+ * the first one (from the most relevant) that does not fit whole keeps its head when MIN_SNIPPET_TOKENS of it fit.
+ */
 function encodeContext(tok: CodeTokenizer, family: ModelFamily, input: PromptInput, limit: number): number[] {
   const snippets = input.context ?? [];
   if (snippets.length === 0 || limit <= 0) return [];
   const sep = family.fileSeparator !== undefined ? tok.tokenId(family.fileSeparator) : undefined;
+  const current = sep !== undefined && input.path ? [sep, ...tok.encode(`${input.path}\n`)] : [];
+  const available = limit - current.length;
   const out: number[] = [];
-  // Most relevant snippets are last; drop from the front when over budget.
   for (let i = snippets.length - 1; i >= 0; i--) {
     const s = snippets[i];
     const piece = [...(sep !== undefined ? [sep] : []), ...tok.encode(`${sep === undefined ? '# ' : ''}${s.path}\n${s.text}\n`)];
-    if (out.length + piece.length > limit) break;
-    out.unshift(...piece);
+    const room = available - out.length;
+    if (piece.length <= room) {
+      out.unshift(...piece);
+      continue;
+    }
+    if (room >= MIN_SNIPPET_TOKENS) out.unshift(...piece.slice(0, room));
+    break;
   }
-  if (out.length > 0 && sep !== undefined && input.path) out.push(sep, ...tok.encode(`${input.path}\n`));
-  return out;
+  return out.length > 0 ? [...out, ...current] : [];
 }

@@ -20,6 +20,12 @@ export interface TrainingExample {
   readonly mask: (0 | 1)[];
   readonly kind: ExampleKind;
   readonly path: string;
+  /** How the middle was chosen (plan.ts FimSpanKind); for inspection and statistics, ignored by the trainer. */
+  readonly span?: string;
+  /** Retrieved snippets offered to the prompt builder (it drops those that do not fit the context share). */
+  readonly contextSnippets?: number;
+  /** FIM: the middle's [start, end) offsets in the file (the editor state is the file without them). */
+  readonly middleRange?: readonly [number, number];
 }
 
 export interface FimExampleInput extends PromptInput {

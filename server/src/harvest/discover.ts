@@ -7,18 +7,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { HarvestError } from './types';
+import { HarvestError, type Exclusion } from './types';
 
 /** A plain-folder walk stops after this many files, so a stray home directory cannot hang the sidecar. */
 export const MAX_WALK_FILES = 100_000;
 /** Directories a plain walk never enters (git's own data). */
 const WALK_SKIP_DIRS = new Set(['.git', '.hg', '.svn']);
+/** git index modes of entries that are not regular files. */
+const GIT_MODE_SYMLINK = '120000';
+const GIT_MODE_SUBMODULE = '160000';
 
 export interface Discovery {
   /** Paths relative to the root, forward slashes, sorted. */
   readonly paths: string[];
-  /** Symlinked directories met by a plain walk (files that are links are reported by the caller's lstat). */
-  readonly skippedLinks: string[];
+  /** Entries left out before reading: submodules, links met by a plain walk (counted in filesIn). */
+  readonly preExcluded: Exclusion[];
   readonly notices: string[];
   readonly git?: GitInfo;
 }
@@ -28,6 +31,8 @@ export interface GitInfo {
   /** HEAD commit, undefined in a repository without commits. */
   readonly head?: string;
   readonly commitCount: number;
+  /** A shallow clone: history ends early, so commit counts are a lower bound. */
+  readonly shallow: boolean;
 }
 
 export async function discover(root: string): Promise<Discovery> {
@@ -44,22 +49,58 @@ export async function discover(root: string): Promise<Discovery> {
     const walked = walkFolder(root);
     const notices = [`${root} is not a git repository: harvesting every file not excluded by .gitignore.`];
     if (walked.truncated) notices.push(`Stopped after ${MAX_WALK_FILES} files; open a smaller folder to harvest all of it.`);
-    return { paths: walked.paths.sort(compare), skippedLinks: walked.links.sort(compare), notices };
+    const preExcluded = walked.links.sort(compare).map((p) => ({ path: p, reason: linkReason(root, p) }));
+    return { paths: walked.paths.sort(compare), preExcluded, notices };
   }
 
   const head = await revParse(git, 'HEAD');
   const notices: string[] = [];
-  let listed: string;
+  // --stage gives each entry's mode: submodules (gitlinks) and symlinks are known without touching the tree.
+  const staged = parseStaged(await git.raw(['ls-files', '-z', '--stage']));
   if (head === undefined) {
     notices.push(`${root} has no commits yet: harvesting the files in the index and working tree (no commit-based holdout).`);
-    listed = await git.raw(['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
-  } else {
-    listed = await git.raw(['ls-files', '-z']);
+    const others = await git.raw(['ls-files', '-z', '--others', '--exclude-standard']);
+    for (const p of others.split('\0')) if (p && !staged.has(p)) staged.set(p, '100644');
   }
-  const paths = [...new Set(listed.split('\0').filter((p) => p.length > 0))].sort(compare);
+  const paths: string[] = [];
+  const preExcluded: Exclusion[] = [];
+  for (const [p, mode] of staged) {
+    if (mode === GIT_MODE_SUBMODULE) preExcluded.push({ path: p, reason: 'submodule' });
+    else if (mode === GIT_MODE_SYMLINK) preExcluded.push({ path: p, reason: linkReason(root, p) });
+    else paths.push(p);
+  }
+  paths.sort(compare);
+  preExcluded.sort((a, b) => compare(a.path, b.path));
+  if (preExcluded.some((e) => e.reason === 'submodule')) {
+    notices.push('Submodules are not harvested (they are other repositories); open a submodule as its own workspace to train on it.');
+  }
   if (paths.length === 0) notices.push(`git lists no files under ${root}: is everything there ignored or untracked?`);
   const commitCount = head === undefined ? 0 : Number((await git.raw(['rev-list', '--count', 'HEAD'])).trim()) || 0;
-  return { paths, skippedLinks: [], notices, git: { git, head, commitCount } };
+  const shallow = head !== undefined && (await git.raw(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+  if (shallow) notices.push(`${root} is a shallow clone (${commitCount} commit(s) of history): the holdout can only use those commits.`);
+  return { paths, preExcluded, notices, git: { git, head, commitCount, shallow } };
+}
+
+/** `ls-files --stage -z` → path → mode (one entry per path; merge conflicts list a path up to three times). */
+function parseStaged(out: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const record of out.split('\0')) {
+    const tab = record.indexOf('\t');
+    if (tab < 0) continue;
+    entries.set(record.slice(tab + 1), record.slice(0, record.indexOf(' ')));
+  }
+  return entries;
+}
+
+/** A link is never followed; the manifest says whether it pointed outside the workspace. */
+export function linkReason(root: string, rel: string): 'symlink' | 'outside-workspace' {
+  try {
+    const target = fs.realpathSync(path.join(root, rel));
+    const realRoot = fs.realpathSync(root);
+    return target === realRoot || target.startsWith(realRoot + path.sep) ? 'symlink' : 'outside-workspace';
+  } catch {
+    return 'symlink'; // dangling
+  }
 }
 
 async function isGitWorkTree(git: SimpleGit): Promise<boolean> {
@@ -82,6 +123,12 @@ async function revParse(git: SimpleGit, ref: string): Promise<string | undefined
 export async function pathsChangedByNewestCommits(git: SimpleGit, n: number): Promise<Set<string>> {
   const out = await git.raw(['diff', '--name-only', '-z', '--no-renames', '--relative', `HEAD~${n}`, 'HEAD']);
   return new Set(out.split('\0').filter((p) => p.length > 0));
+}
+
+/** First-parent commit times (unix seconds) from HEAD back, at most `limit` of them. */
+export async function firstParentCommitTimes(git: SimpleGit, limit: number): Promise<number[]> {
+  const out = await git.raw(['log', '--first-parent', '--format=%ct', `-n${limit}`, 'HEAD']);
+  return out.split('\n').filter((l) => l.trim()).map(Number);
 }
 
 interface Walked {

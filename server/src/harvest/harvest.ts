@@ -1,143 +1,184 @@
 /**
  * The harvest stage: workspace → the files a model may learn from. Discover (git or plain walk), exclude (each
- * with a reason), normalise, dedupe, choose the holdout, redact secrets. Deterministic: the same tree gives the
- * same result, in byte-wise path order.
+ * with a reason), normalise, scan for secrets (redact or drop), choose the holdout, then remove exact and near
+ * duplicates — holdout files first, so that no copy or near copy of the holdout stays in training. Deterministic:
+ * the same commit and settings give the same result, in byte-wise path order. Texts are streamed one file at a
+ * time into a store (memory or a corpus folder); what stays in memory per file is its path and a 256-byte signature.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import ignore, { type Ignore } from 'ignore';
 import { compare, discover } from './discover';
-import { decodeContent, MAX_FILE_BYTES, pathExclusion } from './filters';
-import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION } from './holdout';
+import { MAX_FILE_BYTES, pathExclusion } from './filters';
+import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION, describeHoldout, type HoldoutSetting } from './holdout';
 import { languageOf } from './languages';
-import { redactSecrets } from './secrets';
-import { HarvestError, type Exclusion, type ExclusionReason, type HarvestedFile, type HarvestOptions, type HarvestResult } from './types';
+import { minhashSignature, NearDuplicateIndex, type Signature } from './neardup';
+import { FileReader } from './read';
+import { scanSecrets } from './secretlint';
+import { applyRedactions } from './secrets';
+import { makeSelection } from './selection';
+import { memoryStore, packStore, type TextStore } from './store';
+import { HarvestError, type Exclusion, type ExclusionReason, type HarvestedFile, type HarvestOptions, type HarvestResult, type SecretsMode, type Split } from './types';
 
 export * from './types';
+export { REPOTUNE_IGNORE_FILE } from './selection';
+export { formatSummary, MANIFEST_FILE, writeCorpus, writeManifest } from './output';
 
-export const REPOTUNE_IGNORE_FILE = '.repotuneignore';
-export const MANIFEST_FILE = 'manifest.json';
 /** Give the event loop a turn this often, so an LSP server stays responsive while harvesting. */
 const YIELD_EVERY_FILES = 200;
 
 interface Candidate {
   readonly path: string;
-  readonly text: string;
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly signature: Signature | undefined;
+}
+
+/** A kept file; its text comes from the store on each access (see HarvestedFile.text). */
+class StoredFile implements HarvestedFile {
+  readonly #store: TextStore;
+  constructor(
+    readonly path: string,
+    readonly language: string,
+    readonly split: Split,
+    readonly bytes: number,
+    readonly sha256: string,
+    store: TextStore,
+  ) {
+    this.#store = store;
+  }
+  get text(): string {
+    return this.#store.get(this.sha256);
+  }
 }
 
 export async function harvest(root: string, opts: HarvestOptions = {}): Promise<HarvestResult> {
   const absRoot = path.resolve(root);
-  const found = await discover(absRoot);
-  const notices = [...found.notices];
-  const excluded: Exclusion[] = found.skippedLinks.map((p) => ({ path: p, reason: 'symlink' as const }));
-  const userIgnore = readRepotuneIgnore(absRoot);
+  const secretsMode = checkOptions(opts);
+  const holdoutSetting: HoldoutSetting = opts.holdoutDays !== undefined ? { days: opts.holdoutDays } : { commits: opts.holdoutCommits ?? DEFAULT_HOLDOUT_COMMITS };
+  const holdoutFraction = opts.holdoutFraction ?? DEFAULT_HOLDOUT_FRACTION;
   const maxBytes = opts.maxFileBytes ?? MAX_FILE_BYTES;
-
+  const found = await discover(absRoot);
+  const selection = makeSelection(absRoot, opts);
+  const notices = [...found.notices];
+  const excluded: Exclusion[] = [...found.preExcluded];
+  const reader = new FileReader(absRoot, maxBytes);
+  const store = opts.corpusDir ? packStore(path.resolve(opts.corpusDir)) : memoryStore();
+  const secretCounts: Record<string, number> = {};
   const candidates: Candidate[] = [];
-  const seenContent = new Set<string>();
+  let bytesIn = 0;
+
   for (let i = 0; i < found.paths.length; i++) {
     if (i % YIELD_EVERY_FILES === YIELD_EVERY_FILES - 1) await new Promise<void>((r) => setImmediate(r));
     if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
     const rel = found.paths[i];
-    const outcome: Read = userIgnore?.ignores(rel) ? { reason: 'repotuneignore' } : readCandidate(absRoot, rel, maxBytes);
-    if ('reason' in outcome) {
-      excluded.push({ path: rel, reason: outcome.reason });
+    const byPath = selection.exclusion(rel) ?? pathExclusion(rel);
+    if (byPath) {
+      excluded.push({ path: rel, reason: byPath });
       continue;
     }
-    // Exact duplicates (copied files, vendored copies under another name) would be learnt twice; keep the first.
-    const digest = createHash('sha256').update(outcome.text).digest('hex');
-    if (seenContent.has(digest)) {
-      excluded.push({ path: rel, reason: 'duplicate' });
+    const read = reader.read(rel);
+    bytesIn += read.diskBytes;
+    if ('reason' in read) {
+      excluded.push({ path: rel, reason: read.reason });
       continue;
     }
-    seenContent.add(digest);
-    candidates.push({ path: rel, text: outcome.text });
+    const findings = await scanSecrets(read.text, rel);
+    const redaction = applyRedactions(read.text, findings);
+    for (const [rule, n] of Object.entries(redaction.counts)) secretCounts[rule] = (secretCounts[rule] ?? 0) + n;
+    if (findings.length > 0 && secretsMode === 'drop') {
+      excluded.push({ path: rel, reason: 'secret' });
+      continue;
+    }
+    const sha256 = createHash('sha256').update(redaction.text).digest('hex');
+    store.put(sha256, redaction.text);
+    candidates.push({ path: rel, sha256, bytes: Buffer.byteLength(redaction.text), signature: minhashSignature(redaction.text) });
   }
 
-  const holdout = await chooseHoldout(
-    candidates.map((c) => c.path),
-    found.git,
-    opts.holdoutCommits ?? DEFAULT_HOLDOUT_COMMITS,
-    opts.holdoutFraction ?? DEFAULT_HOLDOUT_FRACTION,
-  );
+  const holdout = await chooseHoldout(candidates.map((c) => c.path), found.git, holdoutSetting, holdoutFraction);
   if (holdout.notice) notices.push(holdout.notice);
+  const isHoldout = (c: Candidate) => holdout.holdout.has(c.path);
+  const { kept, dropped } = dedupe(candidates, isHoldout);
+  excluded.push(...dropped.map(({ candidate, reason }) => ({ path: candidate.path, reason })));
+  const keptObjects = new Set(kept.map((c) => c.sha256));
+  for (const { candidate } of dropped) if (!keptObjects.has(candidate.sha256)) store.delete(candidate.sha256);
 
-  const secretsRedacted: Record<string, number> = {};
-  const languages: Record<string, number> = {};
-  let bytes = 0;
-  const files: HarvestedFile[] = candidates.map((c) => {
-    const redaction = redactSecrets(c.text);
-    for (const [rule, n] of Object.entries(redaction.counts)) secretsRedacted[rule] = (secretsRedacted[rule] ?? 0) + n;
-    const language = languageOf(c.path);
-    languages[language] = (languages[language] ?? 0) + 1;
-    bytes += Buffer.byteLength(redaction.text, 'utf8');
-    return { path: c.path, text: redaction.text, language, split: holdout.holdout.has(c.path) ? 'holdout' : 'train' };
-  });
-
+  const files: StoredFile[] = kept
+    .sort((a, b) => compare(a.path, b.path))
+    .map((c) => new StoredFile(c.path, languageOf(c.path), isHoldout(c) ? 'holdout' : 'train', c.bytes, c.sha256, store));
   excluded.sort((a, b) => compare(a.path, b.path));
-  const byReason: Record<string, number> = {};
-  for (const e of excluded) byReason[e.reason] = (byReason[e.reason] ?? 0) + 1;
+  const holdoutFiles = files.filter((f) => f.split === 'holdout');
   return {
     files,
     excluded,
     notices,
     manifest: {
       commit: found.git?.head ?? null,
-      filesIn: found.paths.length + found.skippedLinks.length,
+      settings: {
+        include: [...(opts.include ?? [])],
+        exclude: [...(opts.exclude ?? [])],
+        languages: [...(opts.languages ?? [])],
+        secrets: secretsMode,
+        maxFileBytes: maxBytes,
+        holdout: describeHoldout(holdoutSetting, holdoutFraction),
+      },
+      filesIn: found.paths.length + found.preExcluded.length,
       filesOut: files.length,
       filesExcluded: excluded.length,
-      byReason: sortKeys(byReason),
-      bytes,
-      languages: sortKeys(languages),
-      secretsRedacted: sortKeys(secretsRedacted),
-      holdoutFiles: files.filter((f) => f.split === 'holdout').length,
+      byReason: countBy(excluded.map((e) => e.reason)),
+      bytesIn,
+      bytes: files.reduce((n, f) => n + f.bytes, 0),
+      languages: countBy(files.map((f) => f.language)),
+      secretsRedacted: sortKeys(secretCounts),
+      trainFiles: files.length - holdoutFiles.length,
+      holdoutFiles: holdoutFiles.length,
+      holdoutBytes: holdoutFiles.reduce((n, f) => n + f.bytes, 0),
       holdoutRule: holdout.rule,
     },
   };
 }
 
-/** The normalised text of a file, or why it is left out. Never follows a symlink. */
-type Read = { text: string } | { reason: ExclusionReason };
-
-function readCandidate(root: string, rel: string, maxBytes: number): Read {
-  const abs = path.join(root, rel);
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(abs);
-  } catch {
-    return { reason: 'missing' }; // tracked but deleted in the working tree
+/**
+ * Keeps one of each group of exact or near duplicates. Holdout files are indexed first, so a training file that
+ * copies (or nearly copies) a holdout file is the one dropped; otherwise the first in byte-wise path order stays.
+ */
+function dedupe(candidates: readonly Candidate[], isHoldout: (c: Candidate) => boolean) {
+  const ordered = [...candidates.filter(isHoldout), ...candidates.filter((c) => !isHoldout(c))];
+  const bySha = new Map<string, Candidate>();
+  const near = new NearDuplicateIndex<Candidate>();
+  const kept: Candidate[] = [];
+  const dropped: { candidate: Candidate; reason: ExclusionReason }[] = [];
+  for (const c of ordered) {
+    const twin = bySha.get(c.sha256) ?? (c.signature && near.findNear(c.signature));
+    if (twin) {
+      const reason = bySha.has(c.sha256) ? 'duplicate' : isHoldout(twin) && !isHoldout(c) ? 'near-duplicate-of-holdout' : 'near-duplicate';
+      dropped.push({ candidate: c, reason });
+      continue;
+    }
+    bySha.set(c.sha256, c);
+    if (c.signature) near.add(c.signature, c);
+    kept.push(c);
   }
-  if (stat.isSymbolicLink()) return { reason: 'symlink' };
-  if (!stat.isFile()) return { reason: 'not-a-file' }; // submodules, sockets
-  const byPath = pathExclusion(rel);
-  if (byPath) return { reason: byPath };
-  if (stat.size > maxBytes) return { reason: 'too-large' };
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(abs);
-  } catch {
-    return { reason: 'missing' };
-  }
-  const decoded = decodeContent(bytes);
-  return decoded.ok ? { text: decoded.text } : { reason: decoded.reason };
+  return { kept, dropped };
 }
 
-function readRepotuneIgnore(root: string): Ignore | undefined {
-  const file = path.join(root, REPOTUNE_IGNORE_FILE);
-  if (!fs.existsSync(file)) return undefined;
-  return ignore().add(fs.readFileSync(file, 'utf8'));
+function checkOptions(opts: HarvestOptions): SecretsMode {
+  const mode = opts.secrets ?? 'redact';
+  if (mode !== 'redact' && mode !== 'drop') throw new HarvestError(`secrets must be 'redact' or 'drop' (got '${String(mode)}').`);
+  const counts: [string, number | undefined][] = [['holdoutCommits', opts.holdoutCommits], ['holdoutDays', opts.holdoutDays], ['maxFileBytes', opts.maxFileBytes]];
+  for (const [name, value] of counts) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) throw new HarvestError(`${name} must be a number ≥ 0 (got ${value}).`);
+  }
+  const f = opts.holdoutFraction;
+  if (f !== undefined && !(f >= 0 && f <= 1)) throw new HarvestError(`holdoutFraction must be between 0 and 1 (got ${f}).`);
+  return mode;
+}
+
+function countBy(keys: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const k of keys) counts[k] = (counts[k] ?? 0) + 1;
+  return sortKeys(counts);
 }
 
 function sortKeys<T>(record: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => compare(a, b)));
-}
-
-/** Writes `<dir>/manifest.json`: the manifest plus every exclusion and notice (never file contents). */
-export function writeManifest(dir: string, result: HarvestResult): string {
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, MANIFEST_FILE);
-  const body = { ...result.manifest, notices: result.notices, excluded: result.excluded };
-  fs.writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
-  return file;
 }

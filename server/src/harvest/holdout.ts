@@ -1,11 +1,14 @@
 /**
  * Which files are held out for evaluation. The newest commits are the best holdout: they are the code the model
- * has not seen yet, which is what a completion model meets in real use. When history cannot decide (no git, no
- * commits, too few commits, or the newest commits touch none or over MAX_HOLDOUT_SHARE of the kept files) a stable ~10% of paths,
- * chosen by path hash, is held out instead, so the same file lands on the same side on every run.
+ * has not seen yet, which is what a completion model meets in real use. The setting picks them by count (last N
+ * commits) or by age (commits of the last D days before HEAD's commit date — HEAD's date, not today's, so the same
+ * commit gives the same holdout on any day). When history cannot decide (no git, no commits, too few commits, or
+ * the newest commits touch none or over MAX_HOLDOUT_SHARE of the kept files) a stable share of paths, chosen by
+ * path hash, is held out instead, so the same file lands on the same side on every run.
  */
 import { createHash } from 'node:crypto';
-import { pathsChangedByNewestCommits, type GitInfo } from './discover';
+import { firstParentCommitTimes, pathsChangedByNewestCommits, type GitInfo } from './discover';
+import type { HoldoutRule } from './types';
 
 export const DEFAULT_HOLDOUT_COMMITS = 1;
 export const DEFAULT_HOLDOUT_FRACTION = 0.1;
@@ -14,32 +17,63 @@ export const DEFAULT_HOLDOUT_FRACTION = 0.1;
  * import) would otherwise take most of the repository away from training.
  */
 export const MAX_HOLDOUT_SHARE = 0.3;
+/** A days-based holdout looks at most this many commits back (older history cannot be "the last days" anyway). */
+export const MAX_DAYS_LOOKBACK_COMMITS = 10_000;
+const SECONDS_PER_DAY = 86_400;
+
+/** Newest commits by count or by age; `describe` is what the manifest records as the setting. */
+export type HoldoutSetting = { commits: number } | { days: number };
+
+export function describeHoldout(setting: HoldoutSetting, fraction: number): string {
+  const fallback = `else ${pct(fraction)} by path hash`;
+  return 'days' in setting ? `last ${setting.days} day(s) of commits, ${fallback}` : `last ${setting.commits} commit(s), ${fallback}`;
+}
 
 export interface HoldoutChoice {
   readonly holdout: ReadonlySet<string>;
-  readonly rule: 'newest-commits' | 'path-hash';
+  readonly rule: HoldoutRule;
   readonly notice?: string;
 }
 
 export async function chooseHoldout(
   keptPaths: readonly string[],
   git: GitInfo | undefined,
-  commits: number,
+  setting: HoldoutSetting,
   fraction: number,
 ): Promise<HoldoutChoice> {
-  let notice: string | undefined;
-  if (git?.head !== undefined && commits > 0 && git.commitCount > commits) {
-    const changed = await pathsChangedByNewestCommits(git.git, commits);
-    const holdout = new Set(keptPaths.filter((p) => changed.has(p)));
-    if (holdout.size > 0 && holdout.size <= keptPaths.length * MAX_HOLDOUT_SHARE) return { holdout, rule: 'newest-commits' };
-    notice =
-      holdout.size === 0
-        ? `The newest ${commits} commit(s) changed no harvested file: holding out ~${pct(fraction)} of files by path instead.`
-        : `The newest ${commits} commit(s) changed ${holdout.size} of ${keptPaths.length} harvested files (over ${pct(MAX_HOLDOUT_SHARE)}): holding out ~${pct(fraction)} of files by path instead.`;
-  } else if (git?.head !== undefined) {
-    notice = `Only ${git.commitCount} commit(s): holding out ~${pct(fraction)} of files by path instead of the newest commits.`;
+  const byPath = (notice?: string): HoldoutChoice => ({
+    holdout: new Set(keptPaths.filter((p) => pathHashFraction(p) < fraction)),
+    rule: 'path-hash',
+    notice,
+  });
+  if (git?.head === undefined) return byPath();
+  const commits = 'days' in setting ? await commitsWithinDays(git, setting.days) : setting.commits;
+  const what = 'days' in setting ? `commit(s) of the last ${setting.days} day(s)` : `commit(s)`;
+  const instead = `holding out ~${pct(fraction)} of files by path instead`;
+  if (commits <= 0) return byPath(`No ${what.replace('commit(s)', 'commits')}: ${instead}.`);
+  if (git.commitCount <= commits) {
+    return byPath(`Only ${git.commitCount} commit(s), and the newest ${commits} ${what} leave none to train on before them: ${instead}.`);
   }
-  return { holdout: new Set(keptPaths.filter((p) => pathHashFraction(p) < fraction)), rule: 'path-hash', notice };
+  const changed = await pathsChangedByNewestCommits(git.git, commits);
+  const holdout = new Set(keptPaths.filter((p) => changed.has(p)));
+  if (holdout.size > 0 && holdout.size <= keptPaths.length * MAX_HOLDOUT_SHARE) {
+    return { holdout, rule: 'days' in setting ? 'newest-days' : 'newest-commits' };
+  }
+  return byPath(
+    holdout.size === 0
+      ? `The newest ${commits} ${what} changed no harvested file: ${instead}.`
+      : `The newest ${commits} ${what} changed ${holdout.size} of ${keptPaths.length} harvested files (over ${pct(MAX_HOLDOUT_SHARE)}): ${instead}.`,
+  );
+}
+
+/** How many first-parent commits, from HEAD back, are at most `days` older than HEAD. */
+async function commitsWithinDays(git: GitInfo, days: number): Promise<number> {
+  const times = await firstParentCommitTimes(git.git, MAX_DAYS_LOOKBACK_COMMITS);
+  if (times.length === 0) return 0;
+  const cutoff = times[0] - days * SECONDS_PER_DAY;
+  let n = 0;
+  while (n < times.length && times[n] >= cutoff) n++;
+  return n;
 }
 
 /** A path's stable position in [0, 1). */

@@ -83,6 +83,7 @@ export async function runDemo(opts: DemoOptions, signal?: AbortSignal): Promise<
     say(`  before (base demo):     ${JSON.stringify(before ?? '')}`);
     say(`  after (with adapter):   ${JSON.stringify(after ?? '')}`);
   }
+  if (outcome.evaluation) say(`\n${outcome.evaluation.table}`);
   say(`\nadapter (PEFT format): ${outcome.adapterDir}`);
   if (outcome.onnxDir) say(`ONNX export:           ${outcome.onnxDir}`);
   return outcome.cancelled ? 130 : 0;

@@ -1,5 +1,6 @@
 /**
- * The fine-tuning pipeline, read top to bottom: model → harvest → examples → train → export. The LSP server and
+ * The fine-tuning pipeline, read top to bottom: model → harvest → examples → train → export → evaluate + gate
+ * (activation). The LSP server and
  * the CLI both call runFineTune; neither knows the stages' details.
  */
 import * as os from 'node:os';
@@ -13,11 +14,19 @@ import { checkModelDir, ensureDemoModel, isDemoModel } from '../models/modelStor
 import { EXPORT_TIMEOUT_MS, TRAIN_SILENCE_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
 import type { FineTuneParams, FineTuneResult, ProgressParams, Stage } from '../protocol';
 import { newRunDir, writeActiveRun, type ActiveRun } from './runStore';
+import { evaluateAndDecide } from './activation';
+import { buildRetrievalIndex } from '../retrieval/repoIndex';
 
 /** Steps of a demo run: enough for the tiny model to pick up the repository's commonest lines in about a minute. */
 export const DEFAULT_DEMO_STEPS = 200;
 export const DEFAULT_MODEL_STEPS = 500;
-export const DEFAULT_SEQ_LEN = 256;
+/**
+ * Sequence length and micro-batch of pipeline runs: 512 tokens leave room for retrieved cross-file context in the
+ * prompt (at 256 the context share was ~30 tokens and snippets rarely fit); batch 4 keeps the tokens per step of
+ * the earlier 8 × 256, so a demo run takes the same time.
+ */
+export const DEFAULT_SEQ_LEN = 512;
+export const DEFAULT_BATCH_SIZE = 4;
 export const DEFAULT_SEED = 0;
 /** Learning rate for the demo model's random weights (measured best of 3e-3/6e-3/1e-2); real models use the trainer's default. */
 export const DEMO_LEARNING_RATE = 6e-3;
@@ -28,7 +37,7 @@ export const DEMO_LEARNING_RATE = 6e-3;
 export const CPU_TRAIN_THREADS = Math.max(1, os.availableParallelism() - 1);
 
 /** Share of the overall progress bar each stage ends at (training dominates). */
-const STAGE_END_PERCENT: Record<Stage, number> = { model: 5, harvest: 10, examples: 15, train: 90, export: 98, load: 100, done: 100 };
+const STAGE_END_PERCENT: Record<Stage, number> = { model: 5, harvest: 10, examples: 15, train: 85, export: 90, evaluate: 99, load: 100, done: 100 };
 
 export interface PipelineDeps {
   trainer: TrainerProcess;
@@ -58,7 +67,8 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
 
   stage('harvest', 'Reading the repository…', { percent: STAGE_END_PERCENT.model });
   const { runId, runDir } = newRunDir(deps.storageDir, params.workspace);
-  const harvested = await harvest(params.workspace, {});
+  // The corpus folder keeps harvested texts on disk (memory flat in repository size); it shows what was trained on.
+  const harvested = await harvest(params.workspace, { corpusDir: path.join(runDir, 'corpus') });
   writeManifest(runDir, harvested);
   for (const notice of harvested.notices) deps.log('info', notice);
   const trainFiles = harvested.files.filter((f) => f.split === 'train');
@@ -87,6 +97,7 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
     output_dir: runDir,
     max_steps: maxSteps,
     seq_len: DEFAULT_SEQ_LEN,
+    batch_size: DEFAULT_BATCH_SIZE,
     seed,
     num_threads: CPU_TRAIN_THREADS,
     ...(demo ? { learning_rate: DEMO_LEARNING_RATE } : {}),
@@ -103,8 +114,9 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
   if (trained.cancelled) {
     // A cancelled run keeps its adapter on disk (and a checkpoint to resume from) but never replaces the adapter
     // being served: half a training run is not what the user asked to activate.
-    stage('done', `Cancelled after ${trained.steps} steps: the adapter so far is saved; the active adapter is unchanged.`);
-    return { ...result, onnxDir: '', cancelled: true, run: undefined };
+    const reason = `Cancelled after ${trained.steps} steps: the adapter so far is saved; the active adapter is unchanged.`;
+    stage('done', reason);
+    return { ...result, onnxDir: '', cancelled: true, activated: false, activationReason: reason, run: undefined };
   }
 
   stage('export', 'Exporting the adapted model for serving…');
@@ -113,6 +125,38 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
     { model_dir: modelDir, adapter_dir: trained.adapter_dir, out_dir: path.join(runDir, 'onnx') },
     EXPORT_TIMEOUT_MS,
   );
+
+  stage('evaluate', 'Evaluating base vs adapter on the newest commits…');
+  const holdout = harvested.files
+    .filter((f) => f.split === 'holdout')
+    .map((f) => ({ path: f.path, text: f.text, language: f.language }));
+  // Retrieval for the "+retrieval" arms searches the training files only, as serving-time context would.
+  const retrieval = buildRetrievalIndex(trainFiles.map((f) => ({ path: f.path, text: f.text })));
+  const decision = await evaluateAndDecide({
+    trainer: deps.trainer,
+    storageDir: deps.storageDir,
+    modelDir,
+    adapterOnnxDir: exported.onnx_dir,
+    runDir,
+    holdout,
+    retrieval,
+    seed,
+    gate: params.gate ?? true,
+    signal,
+  });
+  deps.log('info', decision.reason);
+  const outcome = {
+    ...result,
+    onnxDir: exported.onnx_dir,
+    cancelled: false,
+    activated: decision.activate,
+    activationReason: decision.reason,
+    evaluation: decision.evaluation,
+  };
+  if (!decision.activate) {
+    stage('done', `Fine-tuning finished; the adapter was not activated. ${decision.reason}`);
+    return { ...outcome, run: undefined };
+  }
   const run: ActiveRun = {
     runId,
     runDir,
@@ -121,10 +165,9 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
     onnxDir: exported.onnx_dir,
     activatedAt: new Date().toISOString(),
   };
-  // Activation is unconditional for now; the evaluation gate (base+retrieval vs adapter+retrieval) decides later.
   writeActiveRun(deps.storageDir, params.workspace, run);
-  stage('done', 'Fine-tuning finished.');
-  return { ...result, onnxDir: exported.onnx_dir, cancelled: false, run };
+  stage('done', 'Fine-tuning finished; the new adapter is active.');
+  return { ...outcome, run };
 }
 
 interface TrainResult {

@@ -13,6 +13,16 @@ from typing import Any
 from .errors import BAD_DATA, WorkerError
 
 DEVICES = ("auto", "cpu", "cuda")
+# Choices of the string-valued switches; "auto" picks the fastest that the device and installed packages allow.
+CHOICES = {
+    "device": DEVICES,
+    "gradient_checkpointing": ("auto", "on", "off"),
+    "packing": ("auto", "rows", "padding_free"),
+    "attn_implementation": ("auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention"),
+    "loss": ("auto", "chunked", "liger", "standard"),
+    "kernels": ("auto", "off"),
+    "quantize": ("none", "4bit"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,26 @@ class TrainArgs:
     # cores, OpenMP threads spin against each other (measured: a 2-core box running a compiler trained the demo
     # model 15x slower with 2 threads than with 1).
     num_threads: int = field(default=0, metadata={"doc": "CPU threads for torch; 0 = torch's default."})
+    # ---- sizing and speed (each switchable, for measurement; see recipe.py and sizing.py) ----
+    micro_batch_size: int = field(default=0, metadata={"doc": "Rows per forward pass; 0 = sized to free memory."})
+    gradient_checkpointing: str = field(default="auto", metadata={"doc": "auto (when memory needs it) | on | off."})
+    packing: str = field(default="auto", metadata={
+        "doc": "auto (padding_free with a varlen attention kernel, else rows) | rows (padded rows + block mask) | "
+               "padding_free."})
+    attn_implementation: str = field(default="auto", metadata={"doc": "auto (flash-attn when installed, else sdpa)."})
+    loss: str = field(default="auto", metadata={
+        "doc": "auto (liger on CUDA when installed, else chunked) | chunked | liger | standard (full logits)."})
+    kernels: str = field(default="auto", metadata={"doc": "auto (Liger RMSNorm/RoPE/SwiGLU on CUDA if installed) | off."})
+    # ---- schedule ----
+    eval_every: int = field(default=25, metadata={"doc": "Steps between holdout evaluations; 0 = never."})
+    early_stopping_patience: int = field(default=0, metadata={
+        "doc": "Stop after this many evaluations without a better eval loss; 0 = never stop early."})
+    # ---- adapter options and output ----
+    use_dora: bool = field(default=False, metadata={"doc": "DoRA (weight-decomposed LoRA) instead of plain LoRA."})
+    quantize: str = field(default="none", metadata={"doc": "none | 4bit (QLoRA through bitsandbytes, CUDA only)."})
+    allow_pickle_weights: bool = field(default=False, metadata={
+        "doc": "Load pickle (*.bin) weights when the model has no safetensors; they can run code: trust needed."})
+    save_merged: bool = field(default=False, metadata={"doc": "Also write base+adapter merged weights to merged/."})
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "TrainArgs":
@@ -67,15 +97,24 @@ class TrainArgs:
         for name in positive:
             if getattr(self, name) < 1:
                 raise _invalid(f"train parameter '{name}' must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "checkpoint_every", "log_every", "seed", "num_threads"):
+        for name in ("warmup_steps", "checkpoint_every", "log_every", "seed", "num_threads", "micro_batch_size",
+                     "eval_every", "early_stopping_patience"):
             if getattr(self, name) < 0:
                 raise _invalid(f"train parameter '{name}' must be >= 0, got {getattr(self, name)}")
         if not 0.0 < self.learning_rate < 1.0:
             raise _invalid(f"train parameter 'learning_rate' must be in (0, 1), got {self.learning_rate}")
         if not 0.0 <= self.lora_dropout < 1.0:
             raise _invalid(f"train parameter 'lora_dropout' must be in [0, 1), got {self.lora_dropout}")
-        if self.device not in DEVICES:
-            raise _invalid(f"train parameter 'device' must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise _invalid(f"train parameter '{name}' must be one of {', '.join(choices)}, "
+                               f"got {getattr(self, name)!r}")
+        if self.micro_batch_size > self.batch_size:
+            raise _invalid(f"train parameter 'micro_batch_size' ({self.micro_batch_size}) must not exceed "
+                           f"batch_size ({self.batch_size})")
+        if self.save_merged and self.quantize != "none":
+            raise _invalid("save_merged cannot merge into 4-bit weights: train with quantize: none, or merge the "
+                           "adapter into the full-precision base model afterwards with PEFT's merge_and_unload")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -28,7 +28,14 @@ STATE_FILE = "training_state.pt"
 META_FILE = "checkpoint.json"
 OLD_SUFFIX = ".old"
 # Settings a checkpoint can only be resumed with unchanged: they shape the adapter or the data order.
-RESUME_MUST_MATCH = ("base_model", "lora_r", "lora_alpha", "seq_len", "batch_size", "seed")
+RESUME_MUST_MATCH = ("base_model", "lora_r", "lora_alpha", "seq_len", "batch_size", "seed", "use_dora", "quantize")
+# What checkpoints written before a setting existed implicitly used.
+RESUME_DEFAULTS = {"use_dora": False, "quantize": "none"}
+BEST_DIR = "best"
+MERGED_DIR = "merged"
+# Files copied next to merged weights so the folder is a complete model directory.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
+                   "generation_config.json")
 
 
 def now_iso() -> str:
@@ -58,13 +65,29 @@ def _existing(final: Path) -> Path | None:
     return old if old.is_dir() else None
 
 
-def save_adapter(model, output_dir: str | Path, meta: dict[str, Any]) -> Path:
-    """Writes the final adapter (PEFT safetensors + repotune-adapter.json) to `<output_dir>/adapter`."""
-    final = Path(output_dir) / ADAPTER_DIR
+def save_adapter(model, output_dir: str | Path, meta: dict[str, Any], name: str = ADAPTER_DIR) -> Path:
+    """Writes an adapter (PEFT safetensors + repotune-adapter.json) to `<output_dir>/<name>` (adapter or best)."""
+    final = Path(output_dir) / name
     tmp = _temp_sibling(final)
     try:
         model.save_pretrained(str(tmp), safe_serialization=True)
         _write_json(tmp / ADAPTER_META, {**meta, "created": now_iso()})
+        replace_dir_atomically(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def save_merged(merged_model, model_dir: str | Path, output_dir: str | Path, meta: dict[str, Any]) -> Path:
+    """Writes base+adapter merged weights (safetensors) and the base's tokenizer files to `<output_dir>/merged`."""
+    final = Path(output_dir) / MERGED_DIR
+    tmp = _temp_sibling(final)
+    try:
+        merged_model.save_pretrained(str(tmp), safe_serialization=True)
+        for name in TOKENIZER_FILES:
+            if (Path(model_dir) / name).is_file():
+                shutil.copy2(Path(model_dir) / name, tmp / name)
+        _write_json(tmp / ADAPTER_META, {**meta, "merged": True, "created": now_iso()})
         replace_dir_atomically(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -106,8 +129,8 @@ def read_checkpoint_meta(output_dir: str | Path) -> tuple[Path, dict] | None:
 
 def check_resumable(meta: dict, expected: dict, where: Path) -> None:
     for key in RESUME_MUST_MATCH:
-        if meta.get(key) != expected.get(key):
-            raise WorkerError(BAD_DATA, f"{where} was made with {key}={meta.get(key)!r} but this run has "
+        if meta.get(key, RESUME_DEFAULTS.get(key)) != expected.get(key):
+            raise WorkerError(BAD_DATA, f"{where} was made with {key}={meta.get(key, RESUME_DEFAULTS.get(key))!r} but this run has "
                               f"{key}={expected.get(key)!r}: resume with the same settings, or train with resume=false")
 
 

@@ -107,3 +107,13 @@ def process_rss_bytes() -> int:
         return int(peak if sys.platform == "darwin" else peak * 1024)
     except (ImportError, OSError):
         return 0
+
+
+def free_device_bytes(device) -> int | None:
+    """Memory torch can still use on a GPU: the driver's free memory plus what torch's cache holds unused."""
+    if device.type != "cuda":
+        return None
+    import torch
+
+    free, _total = torch.cuda.mem_get_info(device)
+    return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))

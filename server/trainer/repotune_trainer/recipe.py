@@ -11,6 +11,11 @@
   (see TrainArgs.num_threads); the setting is process-wide and stays for later jobs of this worker.
 - Cancel (the event) is checked before every step: the run stops within one step, saves a checkpoint and the
   adapter of the current state, and returns cancelled=True.
+- Sized to the device (sizing.py): micro-batch x accumulation = batch_size; on out-of-memory the same batch is
+  retried with a smaller plan. The loss of every micro-batch is its SUM over targets divided by the whole batch's
+  target count, so any plan (and any number of DDP ranks, distributed.py) computes the same gradient.
+- Speed switches (args.py): packing (step.py), attention kernel (base_model.py), loss (loss.py), Liger kernels.
+- Holdout loss every eval_every steps, best adapter in <output_dir>/best, early stopping (evaluation.py).
 """
 
 from __future__ import annotations
@@ -28,9 +33,16 @@ from typing import Callable
 
 from . import checkpoint as ckpt
 from .args import TrainArgs
-from .data import BatchStream, block_causal_mask, pack_examples, read_examples
-from .env import device_memory_bytes, reset_peak_memory, resolve_device, training_dtype
-from .errors import BAD_MODEL, OUT_OF_MEMORY, WorkerError, require_training_stack
+from .base_model import base_model_identity, data_manifest_sha256, load_base_model, resolve_attention
+from .data import BatchStream, pack_examples, read_examples
+from .distributed import DistContext, init_distributed, shutdown_distributed
+from .env import device_memory_bytes, free_device_bytes, reset_peak_memory, resolve_device, training_dtype
+from .errors import OUT_OF_MEMORY, WorkerError, require_training_stack
+from .evaluation import EvalTracker, evaluate_loss
+from .loss import CE_CHUNK_TOKENS, resolve_loss
+from .sizing import BatchPlan, accumulation_for, is_oom_error, model_shape, plan_batch, step_down
+from .step import (LossModule, apply_liger_kernels, batch_inputs, resolve_packing, row_target_counts,
+                   set_gradient_checkpointing)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +61,14 @@ class TrainResult:
     final_loss: float | None  # None only when no step ever ran (cancelled at once, nothing to resume)
     cancelled: bool
     elapsed_s: float
+    eval_loss: float | None = None  # holdout loss of the final adapter (None without eval shards or eval_every 0)
+    best_eval_loss: float | None = None
+    best_step: int | None = None
+    best_adapter_dir: str | None = None  # <output_dir>/best: the adapter with the lowest holdout loss
+    stopped_early: bool = False
+    tokens_seen: int = 0
+    merged_dir: str | None = None
+    batch_plan: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,12 +89,19 @@ class LoRARecipe:
         self.args = args
         self.cancel_event = cancel_event or threading.Event()
         self.on_progress = on_progress
-        self.model = None
+        self.model = None  # the PEFT model (unwrapped)
+        self.loss_module = None  # LossModule around it
+        self.trainer_module = None  # loss_module, or DDP around it
         self.optimizer = None
         self.scheduler = None
         self.device = None
+        self.dist = DistContext()
+        self.plan: BatchPlan | None = None
+        self.eval_rows = None
+        self.evals = EvalTracker(args.early_stopping_patience)
         self.base_model = ""
         self.step = 0
+        self.tokens_seen = 0
         self.last_loss: float | None = None
         self.started = time.monotonic()
 
@@ -82,127 +109,201 @@ class LoRARecipe:
     def setup(self) -> None:
         require_training_stack()
         import torch
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
         args = self.args
         if args.num_threads:
             torch.set_num_threads(args.num_threads)
+        self.dist = init_distributed(args.device, args.batch_size)
         self.device = resolve_device(args.device)
-        self.base_model = str(Path(args.model_dir).resolve())
-        base = self._load_base_model()
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.dtype = training_dtype(self.device)
+        self.packing = resolve_packing(args.packing, resolve_attention(args.attn_implementation, self.device.type))
+        self.loss_kind = resolve_loss(args.loss, self.device.type)
+        model_dir = Path(args.model_dir)
+        self.base_model = str(model_dir.resolve())
+        base = load_base_model(model_dir, self.device, self.dtype, attention=args.attn_implementation,
+                               quantize=args.quantize, allow_pickle=args.allow_pickle_weights)
+        if args.quantize != "none":
+            base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
+        if args.kernels == "auto" and self.device.type == "cuda" and apply_liger_kernels(base):
+            log.info("Liger kernels (RMSNorm, RoPE, SwiGLU) enabled")
         vocab_size = base.get_input_embeddings().num_embeddings
         examples = read_examples(args.data_dir, "train", vocab_size=vocab_size)
-        self.rows = pack_examples(examples, args.seq_len, _pad_id(base.config), seed=args.seed)
-        log.info("packed %d examples into %d rows of %d tokens", len(examples), len(self.rows), args.seq_len)
+        eval_examples = read_examples(args.data_dir, "eval", vocab_size=vocab_size) if args.eval_every else []
 
         # PEFT calls a transformers API that transformers 5 deprecates; the warning means nothing to the user.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         lora = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-                          target_modules="all-linear", task_type="CAUSAL_LM")
+                          target_modules="all-linear", task_type="CAUSAL_LM", use_dora=args.use_dora)
         torch.manual_seed(args.seed)  # right before the LoRA init, so it cannot depend on how loading used the RNG
         self.model = get_peft_model(base, lora)
         self.model.train()
         params = [p for p in self.model.parameters() if p.requires_grad]
+        found = ckpt.read_checkpoint_meta(args.output_dir) if args.resume else None
+        self.plan = self._plan(sum(p.numel() for p in params), base.config,
+                               found[1].get("packed_seq_len") if found else None)
+        set_gradient_checkpointing(base, self.plan.gradient_checkpointing)
+        log.info("batch plan: %s; packing %s, loss %s, attention %s", self.plan.describe(), self.packing,
+                 self.loss_kind, base.config._attn_implementation)
+        pad = _pad_id(base.config)
+        self.rows = pack_examples(examples, self.plan.seq_len, pad, seed=args.seed)
+        self.row_targets = row_target_counts(self.rows)
+        if eval_examples:
+            self.eval_rows = pack_examples(eval_examples, self.plan.seq_len, pad, seed=args.seed)
+        log.info("packed %d examples into %d rows of %d tokens", len(examples), len(self.rows), self.plan.seq_len)
+
+        self.loss_module = LossModule(self.model, self.loss_kind)
+        self.trainer_module = self.loss_module
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.trainer_module = DistributedDataParallel(self.loss_module, device_ids=ids)
         self.optimizer = torch.optim.AdamW(params, lr=args.learning_rate, weight_decay=WEIGHT_DECAY)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, args.warmup_steps, args.max_steps))
-        data_position = 0
-        if args.resume:
-            data_position = self._resume()
+        data_position = self._resume(found) if found else 0
+        if args.resume and not found:
+            log.warning("resume requested but %s has no checkpoint; starting from step 0", args.output_dir)
         self.stream = BatchStream(len(self.rows), args.batch_size, args.seed, start_batch=data_position)
 
-    def _load_base_model(self):
-        import torch
-        from transformers import AutoModelForCausalLM
-        from transformers.utils import logging as hf_logging
+    def _plan(self, trainable: int, config, resumed_seq_len: int | None) -> BatchPlan:
+        """Sizes the step to free GPU memory; on the CPU the user's settings are kept as given."""
+        args = self.args
+        local_batch = math.ceil(args.batch_size / self.dist.world_size)
+        free = free_device_bytes(self.device)
+        if free is None:
+            micro = min(args.micro_batch_size or local_batch, local_batch)
+            return BatchPlan(micro, accumulation_for(local_batch, micro), resumed_seq_len or args.seq_len,
+                             args.gradient_checkpointing == "on")
+        shape = model_shape(config, trainable, self.dtype.itemsize)
+        chunk = None if self.loss_kind == "standard" else CE_CHUNK_TOKENS
+        plan = plan_batch(free, shape, local_batch, resumed_seq_len or args.seq_len, loss_chunk_tokens=chunk,
+                          checkpointing=args.gradient_checkpointing,
+                          micro_batch=min(args.micro_batch_size, local_batch),
+                          max_seq_len=None if resumed_seq_len else getattr(config, "max_position_embeddings", None))
+        if plan is None:
+            raise WorkerError(OUT_OF_MEMORY, f"{free / 2**30:.1f} GiB of free GPU memory is not enough for one "
+                              "training row even with gradient checkpointing: use a smaller model or quantize: 4bit")
+        if resumed_seq_len and plan.seq_len != resumed_seq_len:  # the data position only means something at it
+            plan = BatchPlan(plan.micro_batch, plan.grad_accum, resumed_seq_len, plan.gradient_checkpointing)
+        if plan.seq_len < args.seq_len:
+            log.warning("seq_len lowered from %d to %d to fit in GPU memory", args.seq_len, plan.seq_len)
+        return plan
 
-        hf_logging.disable_progress_bar()
-        model_dir = Path(self.args.model_dir)
-        if not (model_dir / "config.json").is_file():
-            raise WorkerError(BAD_MODEL, f"{model_dir} is not a model directory (no config.json): download the "
-                              "model again or pick another one")
-        try:
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), use_safetensors=True,
-                                                         dtype=training_dtype(self.device))
-        except torch.OutOfMemoryError as exc:
-            raise WorkerError(OUT_OF_MEMORY, f"Not enough memory to load {model_dir}: {exc}") from exc
-        except Exception as exc:  # missing/corrupt safetensors, bad config, unsupported architecture
-            raise WorkerError(BAD_MODEL, f"Could not load the model in {model_dir}: {exc}. "
-                              "Download it again or pick another model.") from exc
-        model.requires_grad_(False)
-        return model.to(self.device)
-
-    def _resume(self) -> int:
-        found = ckpt.read_checkpoint_meta(self.args.output_dir)
-        if found is None:
-            log.warning("resume requested but %s has no checkpoint; starting from step 0", self.args.output_dir)
-            return 0
+    def _resume(self, found) -> int:
         ckpt_dir, meta = found
         ckpt.check_resumable(meta, self._checkpoint_identity(), ckpt_dir)
         ckpt.load_checkpoint_into(ckpt_dir, self.model, self.optimizer, self.scheduler, self.device)
         self.step = int(meta["step"])
         self.last_loss = meta.get("last_loss")
+        self.tokens_seen = int(meta.get("tokens_seen", 0))
+        self.evals.restore(meta.get("eval"))
         log.info("resumed from %s at step %d", ckpt_dir, self.step)
         return int(meta["data_position"])
 
     def _checkpoint_identity(self) -> dict:
         a = self.args
-        return {"base_model": self.base_model, "lora_r": a.lora_r, "lora_alpha": a.lora_alpha,
-                "seq_len": a.seq_len, "batch_size": a.batch_size, "seed": a.seed}
+        return {"base_model": self.base_model, "lora_r": a.lora_r, "lora_alpha": a.lora_alpha, "seq_len": a.seq_len,
+                "batch_size": a.batch_size, "seed": a.seed, "use_dora": a.use_dora, "quantize": a.quantize}
 
     # ---- train -------------------------------------------------------------------------------------------------
     def train(self) -> TrainResult:
-        import torch
-
         args = self.args
-        cancelled = False
+        cancelled = stopped_early = False
         loop_start = time.monotonic()
         window: collections.deque = collections.deque(maxlen=THROUGHPUT_WINDOW_STEPS)
         reset_peak_memory(self.device)
-        try:
-            while self.step < args.max_steps:
-                if self.cancel_event.is_set():
-                    cancelled = True
-                    break
-                t0 = time.monotonic()
-                lr = self.scheduler.get_last_lr()[0]
-                tokens = self._train_step()
-                self.step += 1
-                window.append((time.monotonic() - t0, tokens))
-                self._report(window, lr, loop_start)
-                if args.checkpoint_every and self.step % args.checkpoint_every == 0 and self.step < args.max_steps:
-                    self.save_checkpoint()
-        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
-            # CPU allocation failures are plain RuntimeErrors; anything else is re-raised as the bug it is.
-            if isinstance(exc, RuntimeError) and not _is_oom_message(str(exc)):
-                raise
-            raise WorkerError(OUT_OF_MEMORY, f"Out of memory at step {self.step + 1} on {self.device}: reduce "
-                              f"batch_size (now {args.batch_size}) or seq_len (now {args.seq_len}).") from exc
+        while self.step < args.max_steps:
+            if self.dist.any(self.cancel_event.is_set(), self.device):  # every rank stops at the same step
+                cancelled = True
+                break
+            t0 = time.monotonic()
+            lr = self.scheduler.get_last_lr()[0]
+            tokens = self._optimizer_step()
+            self.step += 1
+            self.tokens_seen += tokens
+            window.append((time.monotonic() - t0, tokens))
+            if self.eval_rows is not None and self.step % args.eval_every == 0:
+                self._evaluate()
+                stopped_early = self.evals.should_stop
+            self._report(window, lr, loop_start)
+            if stopped_early:
+                log.info("early stop at step %d: no better eval loss in %d evaluations (best %.4f at step %d)",
+                         self.step, args.early_stopping_patience, self.evals.best_loss, self.evals.best_step)
+                break
+            if args.checkpoint_every and self.step % args.checkpoint_every == 0 and self.step < args.max_steps:
+                self.save_checkpoint()
         if cancelled:
             log.info("cancelled at step %d of %d", self.step, args.max_steps)
-        self.save_checkpoint()
-        adapter_dir = ckpt.save_adapter(self.model, args.output_dir, {
-            "base_model": self.base_model, "steps": self.step, "final_loss": self.last_loss})
-        return TrainResult(str(adapter_dir), self.step, self.last_loss, cancelled,
-                           round(time.monotonic() - self.started, 3))
+        elif self.eval_rows is not None and self.step and self.evals.last_step != self.step:
+            self._evaluate()  # the final adapter's own holdout loss, comparable with the best one
+        return self._finish(cancelled, stopped_early)
 
-    def _train_step(self) -> int:
+    def _optimizer_step(self) -> int:
+        """One optimizer step over the next global batch, stepping the plan down on out-of-memory."""
         import torch
 
         idx = self.stream.next_indices()
-        input_ids = torch.from_numpy(self.rows.input_ids[idx]).to(self.device)
-        labels = torch.from_numpy(self.rows.labels[idx]).to(self.device)
-        position_ids = torch.from_numpy(self.rows.position_ids[idx]).to(self.device)
-        segments = torch.from_numpy(self.rows.segment_ids[idx]).to(self.device)
-        mask = block_causal_mask(segments, training_dtype(self.device))
-        loss = self.model(input_ids=input_ids, labels=labels, position_ids=position_ids, attention_mask=mask).loss
-        loss.backward()
+        batch_targets = int(self.row_targets[idx].sum())
+        mine = self.dist.shard(idx)
+        while True:
+            try:
+                loss_sum = self._accumulate(mine, batch_targets)
+                break
+            except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+                if not is_oom_error(exc):
+                    raise
+            self._recover_from_oom(len(mine))  # outside `except`: the traceback no longer pins the tensors
         torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], MAX_GRAD_NORM)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.last_loss = float(loss.detach().float().item())
+        self.last_loss = self.dist.all_sum([loss_sum], self.device)[0] / max(batch_targets, 1)
         return int(self.rows.row_tokens[idx].sum())
+
+    def _accumulate(self, mine, batch_targets: int) -> float:
+        """Forward/backward over this rank's rows in micro-batches; returns the summed loss (float)."""
+        import contextlib
+
+        scale = self.dist.world_size / max(batch_targets, 1)  # DDP averages over ranks: undo it (module doc)
+        micro = self.plan.micro_batch
+        starts = range(0, len(mine), micro)
+        total = None
+        for n, start in enumerate(starts):
+            last = n == len(starts) - 1
+            sync = contextlib.nullcontext() if last or not self.dist.enabled else self.trainer_module.no_sync()
+            with sync:
+                inputs = batch_inputs(self.rows, mine[start:start + micro], self.packing, self.device, self.dtype)
+                loss = self.trainer_module(**inputs)
+                (loss * scale).backward()
+            total = loss.detach() if total is None else total + loss.detach()
+        return float(total.item())  # one device sync per step, not per micro-batch
+
+    def _recover_from_oom(self, rows: int) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        _free_cached_memory(self.device)
+        smaller = step_down(self.plan, rows)
+        if smaller is None or self.dist.enabled:  # ranks cannot re-plan in step; DDP runs set micro_batch_size
+            raise WorkerError(OUT_OF_MEMORY, f"Out of memory at step {self.step + 1} on {self.device} with "
+                              f"{self.plan.describe()}: lower seq_len (now {self.plan.seq_len}) or micro_batch_size, "
+                              "or use quantize: 4bit.")
+        log.warning("out of memory at step %d with %s; retrying with %s", self.step + 1, self.plan.describe(),
+                    smaller.describe())
+        if smaller.gradient_checkpointing != self.plan.gradient_checkpointing:
+            set_gradient_checkpointing(self.model.get_base_model(), smaller.gradient_checkpointing)
+        self.plan = smaller
+
+    def _evaluate(self) -> None:
+        loss = evaluate_loss(self.loss_module, self.eval_rows, self.plan.micro_batch, self.packing, self.device,
+                             self.dtype, self.dist)
+        if self.evals.record(self.step, loss) and self.dist.is_main:
+            ckpt.save_adapter(self.model, self.args.output_dir, self._adapter_meta(), name=ckpt.BEST_DIR)
+        log.info("step %d eval loss %.4f (best %.4f at step %d)", self.step, loss, self.evals.best_loss,
+                 self.evals.best_step)
+        self.dist.barrier()
 
     def _report(self, window, lr: float, loop_start: float) -> None:
         args = self.args
@@ -219,31 +320,68 @@ class LoRARecipe:
             "elapsed_s": round(time.monotonic() - loop_start, 3),
             "device": str(self.device),
             "device_mem_bytes": device_memory_bytes(self.device),
+            "eval_loss": self.evals.last_loss,
+            "tokens_seen": self.tokens_seen,
         }
+        if not self.dist.is_main:
+            return
         if args.log_every and (self.step % args.log_every == 0 or self.step == args.max_steps):
             log.info("step %d/%d loss %.4f lr %.2e %.0f tok/s epoch %.2f", self.step, args.max_steps,
                      self.last_loss, lr, tokens_per_s, self.stream.epoch())
         if self.on_progress is not None:
             self.on_progress(progress)
 
-    # ---- checkpoint / cleanup ----------------------------------------------------------------------------------
+    # ---- checkpoint / output / cleanup -------------------------------------------------------------------------
+    def _adapter_meta(self) -> dict:
+        a = self.args
+        metrics = {"final_loss": self.last_loss, "eval_loss": self.evals.last_loss,
+                   "best_eval_loss": self.evals.best_loss, "best_step": self.evals.best_step,
+                   "tokens_seen": self.tokens_seen}
+        return {"base_model": self.base_model, **base_model_identity(Path(a.model_dir)),
+                "data_manifest_sha256": data_manifest_sha256(Path(a.data_dir)), "steps": self.step,
+                "final_loss": self.last_loss, "metrics": metrics,
+                "training": {"lora_r": a.lora_r, "lora_alpha": a.lora_alpha, "use_dora": a.use_dora,
+                             "quantize": a.quantize, "seq_len": self.plan.seq_len, "batch_size": a.batch_size,
+                             "learning_rate": a.learning_rate, "max_steps": a.max_steps, "seed": a.seed}}
+
+    def _finish(self, cancelled: bool, stopped_early: bool) -> TrainResult:
+        args, out = self.args, Path(self.args.output_dir)
+        adapter_dir = out / ckpt.ADAPTER_DIR
+        merged_dir = None
+        if self.dist.is_main:
+            self.save_checkpoint()
+            adapter_dir = ckpt.save_adapter(self.model, out, self._adapter_meta())
+            if args.save_merged and not cancelled:
+                merged = self.model.merge_and_unload()  # the last use of the model: merging is in place
+                merged_dir = str(ckpt.save_merged(merged, args.model_dir, out, self._adapter_meta()))
+        self.dist.barrier()
+        best = out / ckpt.BEST_DIR if self.evals.best_step is not None else None
+        return TrainResult(str(adapter_dir), self.step, self.last_loss, cancelled,
+                           round(time.monotonic() - self.started, 3), eval_loss=self.evals.last_loss,
+                           best_eval_loss=self.evals.best_loss, best_step=self.evals.best_step,
+                           best_adapter_dir=str(best) if best else None, stopped_early=stopped_early,
+                           tokens_seen=self.tokens_seen, merged_dir=merged_dir, batch_plan=asdict(self.plan))
+
     def save_checkpoint(self) -> Path:
         meta = {**self._checkpoint_identity(), "step": self.step, "data_position": self.stream.position,
-                "last_loss": self.last_loss, "max_steps": self.args.max_steps}
+                "last_loss": self.last_loss, "max_steps": self.args.max_steps, "packed_seq_len": self.plan.seq_len,
+                "tokens_seen": self.tokens_seen, "eval": self.evals.state()}
         return ckpt.save_checkpoint(self.model, self.optimizer, self.scheduler, self.args.output_dir, meta)
 
     def cleanup(self) -> None:
         """Frees the model and optimizer: the worker is long-lived and may train again or export next."""
-        self.model = self.optimizer = self.scheduler = None
-        gc.collect()
-        if self.device is not None and self.device.type == "cuda":
-            import torch
-
-            torch.cuda.empty_cache()
+        self.model = self.loss_module = self.trainer_module = self.optimizer = self.scheduler = None
+        if self.device is not None:
+            _free_cached_memory(self.device)
+        shutdown_distributed(self.dist)
 
 
-def _is_oom_message(message: str) -> bool:
-    return "out of memory" in message.lower() or "can't allocate memory" in message.lower()
+def _free_cached_memory(device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
 
 
 def _pad_id(config) -> int:

@@ -219,6 +219,8 @@ class Worker:
 
     def train(self, params: dict) -> dict:
         from .args import TrainArgs
+
+        require_training_stack()  # before importing the recipe, whose modules import torch
         from .recipe import run_training
 
         args = TrainArgs.from_params(params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import threading
@@ -11,11 +12,12 @@ import torch
 from conftest import TEST_BATCH_SIZE, TEST_SEQ_LEN, TEST_TORCH_THREADS
 
 from repotune_trainer.args import TrainArgs
+from repotune_trainer.demo_model import DEMO_MODEL_ID
 from repotune_trainer.errors import WorkerError
 from repotune_trainer.recipe import MIN_LR_RATIO, lr_factor, run_training
 
 PROGRESS_KEYS = {"step", "total_steps", "loss", "lr", "tokens_per_s", "eta_s", "elapsed_s", "device",
-                 "device_mem_bytes"}
+                 "device_mem_bytes", "eval_loss", "tokens_seen"}
 RESUME_LOSS_TOLERANCE = 1e-4  # CPU float32 is deterministic; the margin only absorbs summation-order noise
 
 
@@ -39,7 +41,7 @@ def trained(demo_model_dir, demo_shards, tmp_path_factory):
     return result, progress, out
 
 
-def test_loss_falls_and_progress_is_complete(trained):
+def test_loss_falls_and_progress_is_complete(trained, demo_shards):
     result, progress, out = trained
     assert result.steps == 40 and not result.cancelled
     assert [p["step"] for p in progress] == list(range(1, 41))
@@ -51,6 +53,15 @@ def test_loss_falls_and_progress_is_complete(trained):
     assert result.final_loss == progress[-1]["loss"]
     meta = json.loads((out / "adapter" / "repotune-adapter.json").read_text())
     assert meta["steps"] == 40 and meta["final_loss"] == result.final_loss and meta["created"]
+    assert meta["base_model_id"] == DEMO_MODEL_ID and meta["base_model_revision"] == "seed-0"
+    index_sha = hashlib.sha256((demo_shards / "index.json").read_bytes()).hexdigest()
+    assert meta["data_manifest_sha256"] == index_sha
+    # eval_every=25: holdout loss at step 25 and for the final adapter at step 40, both in the metrics
+    assert [p["eval_loss"] is not None for p in progress].index(True) == 24
+    assert result.eval_loss == meta["metrics"]["eval_loss"] and result.eval_loss > 0
+    assert meta["metrics"]["best_eval_loss"] == result.best_eval_loss <= result.eval_loss
+    assert result.best_step in (25, 40) and (out / "best" / "adapter_model.safetensors").is_file()
+    assert result.tokens_seen == progress[-1]["tokens_seen"] > 0
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert json.loads((out / "adapter" / "adapter_config.json").read_text())["r"] == 16
     assert not any(p.name.startswith(".") for p in out.iterdir()), "temp dirs must not be left behind"

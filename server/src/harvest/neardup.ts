@@ -1,0 +1,134 @@
+/**
+ * Near-duplicate detection: MinHash over token shingles with locality-sensitive hashing. A file that is a light
+ * edit of another (a copied module, a second config, a near copy of a holdout file) teaches the model nothing new,
+ * and a near copy of a holdout file in training would leak the evaluation set.
+ *
+ * Hand-written rather than a library: the npm MinHash packages are unmaintained and hash every shingle once per
+ * permutation. This uses one-permutation hashing (one hash per shingle, binned) with rotation densification, so
+ * the cost is one pass over the text — the harvest must stay close to the speed of reading the files.
+ */
+
+/** Tokens per shingle (BigCode's deduplication uses 5-grams too). */
+export const SHINGLE_TOKENS = 5;
+/** Signature bins; also the number of LSH rows × bands. */
+export const SIGNATURE_BINS = 64;
+export const LSH_BANDS = 16;
+const LSH_ROWS = SIGNATURE_BINS / LSH_BANDS;
+/** Estimated Jaccard similarity of shingle sets at or above which two files are near duplicates. */
+export const NEAR_DUPLICATE_MIN_JACCARD = 0.8;
+/** Files with fewer shingles are too short for a meaningful estimate: only exact duplicates are caught there. */
+export const MIN_SHINGLES = 16;
+const EMPTY = 0xffffffff;
+const BIN_BITS = Math.log2(SIGNATURE_BINS);
+
+export type Signature = Uint32Array;
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function isWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c > 127;
+}
+
+/**
+ * The file's MinHash signature, or undefined when it has fewer than MIN_SHINGLES shingles. Tokens are words
+ * (letters, digits, _) and single punctuation characters; whitespace only separates them, so reindented copies match.
+ */
+export function minhashSignature(text: string): Signature | undefined {
+  const sig = new Uint32Array(SIGNATURE_BINS).fill(EMPTY);
+  const ring = new Int32Array(SHINGLE_TOKENS);
+  let tokens = 0;
+  let shingles = 0;
+  let word = 0x811c9dc5;
+  let inWord = false;
+  const pushToken = (t: number) => {
+    ring[tokens % SHINGLE_TOKENS] = t;
+    tokens++;
+    if (tokens < SHINGLE_TOKENS) return;
+    let s = 0x811c9dc5;
+    for (let j = tokens - SHINGLE_TOKENS; j < tokens; j++) s = Math.imul(s ^ ring[j % SHINGLE_TOKENS], 0x9e3779b1);
+    const h = fmix32(s);
+    const bin = h & (SIGNATURE_BINS - 1);
+    const value = h >>> BIN_BITS;
+    if (value < sig[bin]) sig[bin] = value;
+    shingles++;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (isWordChar(c)) {
+      word = Math.imul(word ^ c, 0x01000193);
+      inWord = true;
+      continue;
+    }
+    if (inWord) {
+      pushToken(word);
+      word = 0x811c9dc5;
+      inWord = false;
+    }
+    if (c > 32) pushToken(Math.imul(c, 0x2545f491));
+  }
+  if (inWord) pushToken(word);
+  if (shingles < MIN_SHINGLES) return undefined;
+  return densify(sig);
+}
+
+/** Empty bins borrow the next non-empty bin's value (rotation densification), so signatures of small files compare. */
+function densify(sig: Signature): Signature {
+  const out = new Uint32Array(sig);
+  for (let i = 0; i < SIGNATURE_BINS; i++) {
+    if (sig[i] !== EMPTY) continue;
+    for (let d = 1; d < SIGNATURE_BINS; d++) {
+      const v = sig[(i + d) % SIGNATURE_BINS];
+      if (v !== EMPTY) {
+        out[i] = (v + d * 0x01000193) >>> 0;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+export function estimatedJaccard(a: Signature, b: Signature): number {
+  let same = 0;
+  for (let i = 0; i < SIGNATURE_BINS; i++) if (a[i] === b[i]) same++;
+  return same / SIGNATURE_BINS;
+}
+
+/** An LSH index of signatures: `add` files in priority order, `findNear` asks for the first kept near duplicate. */
+export class NearDuplicateIndex<T> {
+  private readonly buckets = new Map<number, number[]>();
+  private readonly entries: { sig: Signature; item: T }[] = [];
+
+  /** The earliest added item whose signature is a near duplicate of `sig`, if any. */
+  findNear(sig: Signature): T | undefined {
+    let best: number | undefined;
+    for (let band = 0; band < LSH_BANDS; band++) {
+      for (const idx of this.buckets.get(bandKey(sig, band)) ?? []) {
+        if ((best === undefined || idx < best) && estimatedJaccard(sig, this.entries[idx].sig) >= NEAR_DUPLICATE_MIN_JACCARD) best = idx;
+      }
+    }
+    return best === undefined ? undefined : this.entries[best].item;
+  }
+
+  add(sig: Signature, item: T): void {
+    const idx = this.entries.push({ sig, item }) - 1;
+    for (let band = 0; band < LSH_BANDS; band++) {
+      const key = bandKey(sig, band);
+      const bucket = this.buckets.get(key);
+      if (bucket) bucket.push(idx);
+      else this.buckets.set(key, [idx]);
+    }
+  }
+}
+
+/** One number per (band, rows): the band index lives in the high bits so bands never share buckets. */
+function bandKey(sig: Signature, band: number): number {
+  let h = 0x811c9dc5;
+  for (let r = band * LSH_ROWS; r < (band + 1) * LSH_ROWS; r++) h = Math.imul(h ^ sig[r], 0x01000193);
+  return band * 2 ** 32 + (h >>> 0);
+}

@@ -1,0 +1,84 @@
+/**
+ * Reading one discovered path into normalised text, or the reason it is left out. Links are never followed: not
+ * the file itself, nor a folder on its path that was replaced by a link (git does not track files beneath one, but
+ * the working tree can hold them). Sizes are checked before reading, and no read goes past the size limit, so a
+ * 1 GB file costs one stat.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { linkReason } from './discover';
+import { decodeContent } from './filters';
+import type { ExclusionReason } from './types';
+
+export type Read = { text: string; diskBytes: number } | { reason: ExclusionReason; diskBytes: number };
+
+export class FileReader {
+  /** Folder (relative) → the reason a link on its path leaves its files out, or null when it is a real folder. */
+  private readonly folders = new Map<string, ExclusionReason | null>([['', null]]);
+
+  constructor(
+    private readonly root: string,
+    private readonly maxBytes: number,
+  ) {}
+
+  read(rel: string): Read {
+    const viaLink = this.folderExclusion(path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel));
+    if (viaLink) return { reason: viaLink, diskBytes: 0 };
+    const abs = path.join(this.root, rel);
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(abs);
+    } catch {
+      return { reason: 'missing', diskBytes: 0 }; // tracked but deleted in the working tree
+    }
+    if (stat.isSymbolicLink()) return { reason: linkReason(this.root, rel), diskBytes: 0 };
+    if (!stat.isFile()) return { reason: 'not-a-file', diskBytes: 0 }; // a folder where git has a file, a socket
+    if (stat.size > this.maxBytes) return { reason: 'too-large', diskBytes: 0 };
+    const bytes = readAtMost(abs, this.maxBytes);
+    if (bytes === undefined) return { reason: 'missing', diskBytes: 0 };
+    if (bytes.length > this.maxBytes) return { reason: 'too-large', diskBytes: 0 }; // grew since the stat
+    const decoded = decodeContent(bytes);
+    return decoded.ok ? { text: decoded.text, diskBytes: bytes.length } : { reason: decoded.reason, diskBytes: bytes.length };
+  }
+
+  private folderExclusion(relDir: string): ExclusionReason | null {
+    const known = this.folders.get(relDir);
+    if (known !== undefined) return known;
+    const parent = path.posix.dirname(relDir) === '.' ? '' : path.posix.dirname(relDir);
+    let reason = this.folderExclusion(parent);
+    if (!reason) {
+      try {
+        if (fs.lstatSync(path.join(this.root, relDir)).isSymbolicLink()) reason = linkReason(this.root, relDir);
+      } catch {
+        reason = null; // missing folder: its files report 'missing' themselves
+      }
+    }
+    this.folders.set(relDir, reason);
+    return reason;
+  }
+}
+
+/** Up to limit + 1 bytes of a file (one more than allowed tells that it is too large), undefined if unreadable. */
+function readAtMost(abs: string, limit: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.allocUnsafe(Math.min(size, limit) + 1);
+    let filled = 0;
+    while (filled < buf.length) {
+      const n = fs.readSync(fd, buf, filled, buf.length - filled, filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    return buf.subarray(0, filled);
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,99 @@
+"""One micro-batch of training: turning packed rows into model inputs, and the module that returns the loss sum.
+
+Two input layouts, the same examples and the same loss:
+- `rows` (the CPU default): micro_batch x seq_len padded rows with an explicit block-diagonal causal mask
+  (`data.block_causal_mask`), because eager/SDPA attention on the CPU need a mask anyway.
+- `padding_free` (the default with FlashAttention / flex attention): the real tokens of the micro-batch's rows concatenated into ONE row with no
+  padding and no mask; position_ids restart at 0 for each example, and transformers derives the example
+  boundaries from them (FlashAttention varlen via cu_seqlens; with SDPA, a block mask). No compute is spent on
+  padding. Concatenation never leaks across examples: the first token of every example has label -100, so the
+  last token of the previous example predicts nothing.
+
+`LossModule` is an nn.Module so DistributedDataParallel can wrap it (DDP hooks run through forward).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base_model import VARLEN_ATTENTION
+from .data import IGNORE_INDEX, PackedRows, block_causal_mask
+from .loss import chunked_lm_loss, head_supports_hidden_state_loss, liger_lm_loss, standard_lm_loss
+
+PACKING_CHOICES = ("rows", "padding_free")
+
+
+def resolve_packing(requested: str, attention: str) -> str:
+    """auto: padding-free only with a varlen kernel. With SDPA one long row would cost attention over all of it
+    (T^2, masked), where padded rows cost only seq_len^2 each."""
+    if requested == "auto":
+        return "padding_free" if attention in VARLEN_ATTENTION else "rows"
+    return requested
+
+
+def row_target_counts(rows: PackedRows) -> np.ndarray:
+    """Target tokens per row (labels are unshifted: position 0 of a row is never a target of that row)."""
+    return (rows.labels[:, 1:] != IGNORE_INDEX).sum(axis=1).astype(np.int64)
+
+
+def batch_inputs(rows: PackedRows, idx: np.ndarray, packing: str, device, dtype) -> dict:
+    """Model inputs for the rows idx in the chosen layout (see module doc)."""
+    if packing == "padding_free":
+        lengths = rows.row_tokens[idx]
+        pick = lambda a: np.concatenate([a[i, :n] for i, n in zip(idx, lengths)])[None]  # noqa: E731
+        return {"input_ids": torch.from_numpy(pick(rows.input_ids)).to(device),
+                "position_ids": torch.from_numpy(pick(rows.position_ids)).to(device),
+                "labels": torch.from_numpy(pick(rows.labels)).to(device),
+                "attention_mask": None}
+    segments = torch.from_numpy(rows.segment_ids[idx]).to(device)
+    return {"input_ids": torch.from_numpy(rows.input_ids[idx]).to(device),
+            "position_ids": torch.from_numpy(rows.position_ids[idx]).to(device),
+            "labels": torch.from_numpy(rows.labels[idx]).to(device),
+            "attention_mask": block_causal_mask(segments, dtype)}
+
+
+class LossModule(torch.nn.Module):
+    """Returns the summed next-token loss over a micro-batch's targets (the caller divides by the batch's count)."""
+
+    def __init__(self, peft_model, loss_kind: str):
+        super().__init__()
+        self.peft_model = peft_model
+        causal_lm = peft_model.get_base_model()
+        # Hidden-state losses skip the model's own head; models that post-process logits keep the exact path.
+        self.loss_kind = loss_kind if head_supports_hidden_state_loss(causal_lm.config) else "standard"
+
+    def forward(self, input_ids, position_ids, labels, attention_mask=None):
+        if self.loss_kind == "standard":
+            logits = self.peft_model(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
+                                     use_cache=False).logits
+            return standard_lm_loss(logits, labels)[0]
+        causal_lm = self.peft_model.get_base_model()
+        hidden = causal_lm.get_decoder()(input_ids=input_ids, position_ids=position_ids,
+                                         attention_mask=attention_mask, use_cache=False).last_hidden_state
+        head = causal_lm.get_output_embeddings()
+        if self.loss_kind == "liger":
+            return liger_lm_loss(hidden, head.weight, labels, head.bias)[0]
+        return chunked_lm_loss(hidden, head.weight, labels, head.bias)[0]
+
+
+def apply_liger_kernels(causal_lm) -> bool:
+    """Swaps RMSNorm/RoPE/SwiGLU for Liger's Triton kernels in this model instance; False when not possible."""
+    try:
+        from liger_kernel.transformers import _apply_liger_kernel_to_instance
+    except ImportError:
+        return False
+    try:
+        _apply_liger_kernel_to_instance(model=causal_lm, rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
+                                        fused_linear_cross_entropy=False)
+    except Exception:  # an architecture Liger does not know: keep the model's own modules
+        return False
+    return True
+
+
+def set_gradient_checkpointing(causal_lm, enabled: bool) -> None:
+    # Non-reentrant checkpointing works with frozen inputs (no enable_input_require_grads) and with DDP.
+    if enabled:
+        causal_lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    elif getattr(causal_lm, "is_gradient_checkpointing", False):
+        causal_lm.gradient_checkpointing_disable()

@@ -1,0 +1,164 @@
+"""The speed switches give the same numbers as the plain paths, and the adapter options and output work on CPU."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import make_examples, write_shards
+from test_recipe import make_args
+
+from repotune_trainer.base_model import quantization_config, weight_files
+from repotune_trainer.data import pack_examples, read_examples
+from repotune_trainer.errors import WorkerError
+from repotune_trainer.evaluation import EvalTracker
+from repotune_trainer.loss import chunked_lm_loss, standard_lm_loss
+from repotune_trainer.recipe import run_training
+from repotune_trainer.step import LossModule, batch_inputs
+
+SAME_LOSS_TOLERANCE = 1e-5
+
+
+def test_chunked_loss_and_gradients_equal_the_full_logits_loss():
+    torch.manual_seed(0)
+    hidden = torch.randn(3, 17, 8, dtype=torch.float32, requires_grad=True)
+    weight = torch.randn(50, 8, requires_grad=True)
+    labels = torch.randint(0, 50, (3, 17))
+    labels[:, :5] = -100  # prompt tokens
+    labels[1, 9:12] = -100
+    reference, ref_count = standard_lm_loss(hidden @ weight.T, labels)
+    ref_grads = torch.autograd.grad(reference / ref_count, (hidden, weight))
+    chunked, count = chunked_lm_loss(hidden, weight, labels, chunk_tokens=7)  # several chunks, a ragged last one
+    grads = torch.autograd.grad(chunked / count, (hidden, weight))
+    assert count == ref_count == int((labels[:, 1:] != -100).sum())
+    assert chunked.item() == pytest.approx(reference.item(), abs=SAME_LOSS_TOLERANCE)
+    # and both equal PyTorch's own mean cross-entropy of the shifted logits
+    mean = F.cross_entropy((hidden @ weight.T)[:, :-1].reshape(-1, 50), labels[:, 1:].reshape(-1))
+    assert (chunked / count).item() == pytest.approx(mean.item(), abs=SAME_LOSS_TOLERANCE)
+    for g, ref in zip(grads, ref_grads):
+        assert torch.allclose(g, ref, atol=SAME_LOSS_TOLERANCE)
+
+
+def test_chunked_loss_without_targets_is_zero_and_still_differentiable():
+    hidden = torch.randn(1, 4, 8, requires_grad=True)
+    loss, count = chunked_lm_loss(hidden, torch.randn(10, 8), torch.full((1, 4), -100))
+    loss.backward()
+    assert count == 0 and loss.item() == 0 and hidden.grad is not None
+
+
+@pytest.fixture(scope="module")
+def demo_peft(demo_model_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(str(demo_model_dir), use_safetensors=True)
+    torch.manual_seed(0)
+    model = get_peft_model(base, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    return model.eval()
+
+
+def test_padding_free_packing_and_hidden_state_losses_equal_the_masked_rows(demo_peft, demo_shards):
+    rows = pack_examples(read_examples(demo_shards), 128, pad_id=0, seed=0)
+    idx = np.arange(4)
+    losses = {}
+    with torch.no_grad():
+        for packing in ("rows", "padding_free"):
+            for kind in ("standard", "chunked"):
+                inputs = batch_inputs(rows, idx, packing, torch.device("cpu"), torch.float32)
+                losses[packing, kind] = LossModule(demo_peft, kind)(**inputs).item()
+    padded = batch_inputs(rows, idx, "rows", torch.device("cpu"), torch.float32)["input_ids"]
+    flat = batch_inputs(rows, idx, "padding_free", torch.device("cpu"), torch.float32)["input_ids"]
+    assert flat.shape == (1, int(rows.row_tokens[idx].sum())) and flat.numel() < padded.numel()
+    reference = losses["rows", "standard"]
+    assert all(v == pytest.approx(reference, rel=SAME_LOSS_TOLERANCE) for v in losses.values()), losses
+
+
+def test_dora_trains_and_loads_in_plain_peft(demo_model_dir, demo_shards, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    result = run_training(make_args(demo_model_dir, demo_shards, tmp_path, max_steps=2, use_dora=True, eval_every=0))
+    assert json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["use_dora"] is True
+    base = AutoModelForCausalLM.from_pretrained(str(demo_model_dir), use_safetensors=True)
+    PeftModel.from_pretrained(base, result.adapter_dir)
+
+
+def test_qlora_is_refused_clearly_where_it_cannot_run(monkeypatch):
+    with pytest.raises(WorkerError, match="needs a CUDA GPU"):
+        quantization_config("4bit", "cpu", torch.bfloat16)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    with pytest.raises(WorkerError) as info:
+        quantization_config("4bit", "cuda", torch.bfloat16)
+    assert info.value.kind == "missing_dependency" and "bitsandbytes" in info.value.message
+    assert quantization_config("none", "cuda", torch.bfloat16) is None
+
+
+def test_pickle_weights_need_an_explicit_opt_in(demo_model_dir, demo_shards, tmp_path):
+    from safetensors.torch import load_file
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(demo_model_dir, pickled)
+    torch.save(load_file(str(pickled / "model.safetensors")), pickled / "pytorch_model.bin")
+    (pickled / "model.safetensors").unlink()
+    with pytest.raises(WorkerError) as info:
+        run_training(make_args(pickled, demo_shards, tmp_path / "out", max_steps=1))
+    assert info.value.kind == "bad_model" and str(pickled / "pytorch_model.bin") in info.value.message
+    assert "allow_pickle_weights" in info.value.message
+    assert weight_files(pickled, allow_pickle=True) is False and weight_files(demo_model_dir, False) is True
+    result = run_training(make_args(pickled, demo_shards, tmp_path / "out", max_steps=1, eval_every=0,
+                                    allow_pickle_weights=True))
+    assert result.steps == 1
+
+
+def test_merged_weights_give_the_adapted_logits(demo_model_dir, demo_shards, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    result = run_training(make_args(demo_model_dir, demo_shards, tmp_path, max_steps=3, eval_every=0,
+                                    save_merged=True))
+    ids = torch.tensor([[3, 50, 70, 100, 200, 300]])
+    merged = AutoModelForCausalLM.from_pretrained(result.merged_dir, use_safetensors=True).eval()
+    base = AutoModelForCausalLM.from_pretrained(str(demo_model_dir), use_safetensors=True)
+    tuned = PeftModel.from_pretrained(base, result.adapter_dir).eval()
+    with torch.no_grad():
+        assert torch.allclose(merged(input_ids=ids).logits, tuned(input_ids=ids).logits, atol=1e-4)
+    assert (tmp_path / "merged" / "tokenizer.json").is_file()
+    assert json.loads((tmp_path / "merged" / "repotune-adapter.json").read_text())["merged"] is True
+
+
+def test_eval_tracker_keeps_the_best_and_counts_patience():
+    tracker = EvalTracker(patience=2)
+    assert [tracker.record(s, loss) for s, loss in ((10, 3.0), (20, 2.5), (30, 2.6), (40, 2.5))] == \
+        [True, True, False, False]
+    assert tracker.best_loss == 2.5 and tracker.best_step == 20 and tracker.should_stop
+    resumed = EvalTracker(patience=2)
+    resumed.restore(tracker.state())
+    assert resumed.state() == tracker.state() and resumed.should_stop
+
+
+def test_early_stopping_on_a_holdout_that_training_makes_worse(demo_model_dir, demo_tokenizer, tmp_path):
+    # Train on one set of snippets, evaluate on unrelated random-token text: memorising the first makes the
+    # second worse, so the holdout loss stops improving and patience runs out long before max_steps.
+    rng = np.random.default_rng(0)
+    holdout = [{"ids": rng.integers(10, 400, 40).tolist(), "mask": [0] * 5 + [1] * 35} for _ in range(6)]
+    shards = write_shards(tmp_path / "shards", make_examples(demo_tokenizer), holdout)
+    result = run_training(make_args(demo_model_dir, shards, tmp_path / "out", max_steps=60, eval_every=2,
+                                    early_stopping_patience=2, learning_rate=0.01))
+    assert result.stopped_early and result.steps < 60
+    assert result.steps == result.best_step + 2 * 2  # two evaluations (every 2 steps) without a better loss
+    assert result.best_eval_loss < result.eval_loss
+    best_meta = json.loads((tmp_path / "out" / "best" / "repotune-adapter.json").read_text())
+    assert best_meta["steps"] == result.best_step and best_meta["metrics"]["eval_loss"] == result.best_eval_loss
+
+
+def test_new_switches_are_validated(demo_model_dir, demo_shards, tmp_path):
+    with pytest.raises(WorkerError, match="'packing' must be one of auto, rows, padding_free"):
+        make_args(demo_model_dir, demo_shards, tmp_path, packing="padded")
+    with pytest.raises(WorkerError, match="save_merged cannot merge into 4-bit weights"):
+        make_args(demo_model_dir, demo_shards, tmp_path, save_merged=True, quantize="4bit")
+    with pytest.raises(WorkerError, match="'micro_batch_size' .* must not exceed batch_size"):
+        make_args(demo_model_dir, demo_shards, tmp_path, micro_batch_size=99)
