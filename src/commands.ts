@@ -5,8 +5,11 @@ import { readConfig } from './config';
 import { Ctx, ServerNotRunningError } from './ctx';
 import { describeError } from './log';
 import { formatProgress, progressIncrement } from './progressText';
-import { COMMANDS } from './settingsSchema';
+import { COMMANDS, SETTINGS_SECTION } from './settingsSchema';
 import { generateModelCode } from './generateModel';
+import { manageAdapters } from './adapters';
+import { DashboardPanel } from './dashboard/panel';
+import { chooseModel } from './chooseModel';
 
 /** Wrap a command so that any failure becomes one error message (and a log line), not an unhandled rejection. */
 function safely(ctx: Ctx, name: string, body: () => Promise<unknown>): () => Promise<void> {
@@ -44,6 +47,21 @@ export function registerCommands(ctx: Ctx): void {
   register(COMMANDS.generateModelCode.command, 'generate model code', () => generateModelCode(ctx));
 
   register(COMMANDS.showLogs.command, 'show logs', async () => ctx.log.show());
+
+  register(COMMANDS.openDashboard.command, 'open dashboard', async () => DashboardPanel.show(ctx));
+
+  register(COMMANDS.chooseModel.command, 'choose model', () => chooseModel(ctx));
+
+  register(COMMANDS.manageAdapters.command, 'manage adapters', () => manageAdapters(ctx));
+
+  register(COMMANDS.toggleCompletions.command, 'pause/resume completions', async () => {
+    const enabled = !readConfig().completionsEnabled;
+    // Global: pausing is a user's choice about their editor, not a property of the workspace.
+    await vscode.workspace
+      .getConfiguration(SETTINGS_SECTION)
+      .update('completions.enabled', enabled, vscode.ConfigurationTarget.Global);
+    void vscode.window.showInformationMessage(`RepoTune: inline completions ${enabled ? 'resumed' : 'paused'}.`);
+  });
 
   register(COMMANDS.restartServer.command, 'restart server', async () => {
     ctx.log.info('Restarting the RepoTune server (user request)');

@@ -22,6 +22,7 @@ import { Notifications, type InitOptions, type ProgressParams, type StatusParams
 import { readConfig } from './config';
 import { Log, describeError } from './log';
 import { StatusBar } from './statusBar';
+import { EMPTY_TRAINING, applyTrainingProgress, type TrainingSnapshot } from './dashboard/trainingHistory';
 
 const CLIENT_ID = 'repotune';
 const CLIENT_NAME = 'RepoTune';
@@ -70,6 +71,8 @@ export class Ctx implements vscode.Disposable {
   private readonly progressEmitter = new vscode.EventEmitter<ProgressParams>();
   /** Progress notifications of the running fine-tune (commands.ts turns them into a progress notification). */
   readonly onProgress = this.progressEmitter.event;
+  /** The current or last fine-tune of this session, as the dashboard draws it. */
+  training: TrainingSnapshot = EMPTY_TRAINING;
   private crashTimes: number[] = [];
   private failureShown = false;
   private starting: Promise<void> | undefined;
@@ -138,6 +141,13 @@ export class Ctx implements vscode.Disposable {
     void this.client?.setTrace(level === 'trace' ? Trace.Verbose : Trace.Off).catch(() => undefined);
   }
 
+  /** The tooltip offers pause or resume; the sidecar stops or resumes answering without a restart. */
+  onCompletionsSettingChanged(): void {
+    this.statusBar.refresh();
+    const enabled = readConfig().completionsEnabled;
+    if (this.isRunning) void this.client?.sendNotification(Notifications.setCompletionsEnabled, { enabled }).catch(() => undefined);
+  }
+
   private reportFailure(message: string): void {
     this.log.error(message);
     this.statusBar.stopped(message);
@@ -198,6 +208,7 @@ export class Ctx implements vscode.Disposable {
       client.onNotification(Notifications.status, (p: StatusParams) => this.statusBar.onStatus(p)),
       client.onNotification(Notifications.progress, (p: ProgressParams) => {
         this.statusBar.onProgress(p);
+        this.training = applyTrainingProgress(this.training, p);
         this.progressEmitter.fire(p);
       }),
       client.onDidChangeState((e) => {

@@ -22,6 +22,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<RepoTu
   current.pushSubscription(
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (event.affectsConfiguration('repotune.logLevel')) current.setLogLevel();
+      if (event.affectsConfiguration('repotune.completions.enabled')) current.onCompletionsSettingChanged();
       if (!affectsAny(event, RESTART_SETTINGS)) return;
       const choice = await vscode.window.showInformationMessage(
         'RepoTune: the Python setting changed. Restart the server to use it?',

@@ -82,6 +82,10 @@ export const COMMANDS = {
   generateModelCode: { command: 'repotune.generateModelCode', title: 'Generate model code', category: 'RepoTune' },
   showLogs: { command: 'repotune.showLogs', title: 'Show logs', category: 'RepoTune' },
   restartServer: { command: 'repotune.restartServer', title: 'Restart server', category: 'RepoTune' },
+  openDashboard: { command: 'repotune.openDashboard', title: 'Open dashboard', category: 'RepoTune' },
+  chooseModel: { command: 'repotune.chooseModel', title: 'Choose model', category: 'RepoTune' },
+  manageAdapters: { command: 'repotune.manageAdapters', title: 'Manage adapters', category: 'RepoTune' },
+  toggleCompletions: { command: 'repotune.toggleCompletions', title: 'Pause/resume completions', category: 'RepoTune' },
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS]['command'];

@@ -1,7 +1,9 @@
 /** The RepoTune status bar item: renders the StatusModel state machine (statusModel.ts). */
 import * as vscode from 'vscode';
 import type { ProgressParams, StatusParams } from '../server/src/protocol';
+import { readConfig } from './config';
 import { COMMANDS } from './settingsSchema';
+import { tooltipMarkdown } from './statusTooltip';
 import {
   INITIAL_STATUS,
   applyProgress,
@@ -49,10 +51,19 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** Re-renders with the current settings (the tooltip offers pause or resume). */
+  refresh(): void {
+    this.render();
+  }
+
   private render(): void {
     const view = renderStatus(this.model);
     this.item.text = view.text;
-    this.item.tooltip = view.tooltip;
+    const { markdown, commands } = tooltipMarkdown(view.tooltip, readConfig().completionsEnabled);
+    const tooltip = new vscode.MarkdownString(markdown, true);
+    // Links may run these RepoTune commands and nothing else.
+    tooltip.isTrusted = { enabledCommands: commands };
+    this.item.tooltip = tooltip;
     // Screen readers (and the e2e test) get the state in words rather than an icon.
     this.item.accessibilityInformation = { label: `RepoTune ${this.model.state}: ${this.model.message}` };
     this.item.backgroundColor = view.isError ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;

@@ -16,11 +16,13 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { Notifications, Requests, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type StatusParams } from './protocol';
+import { Notifications, Requests, type ActivateRunResult, type DownloadModelParams, type DownloadModelResult, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type StatusParams } from './protocol';
 import { TrainerProcess, TrainerError } from './training/trainerProcess';
 import { resolvePython } from './training/python';
 import { runFineTune } from './pipeline/fineTune';
-import { readActiveRun } from './pipeline/runStore';
+import { readActiveRun, type ActiveRun } from './pipeline/runStore';
+import { HubError, downloadModel, hubCacheDir } from './models/hubDownload';
+import { RunCatalogError, activateRun, deleteRun, listRuns, rollbackRun } from './pipeline/runCatalog';
 import { CompletionService } from './completion/service';
 import { harvest } from './harvest/harvest';
 import { buildRetrievalIndex } from './retrieval/repoIndex';
@@ -35,6 +37,8 @@ let options: InitOptions;
 let trainer: TrainerProcess;
 let workspaceRoot: string | undefined;
 let completions: CompletionService | undefined;
+/** Base model of the service above (its tokenizer). */
+let servedModelDir: string | undefined;
 let status: StatusParams = { state: 'starting', message: 'Starting' };
 let fineTuneRunning = false;
 let pythonExe = 'python3';
@@ -81,8 +85,15 @@ connection.onInitialized(async () => {
 
 async function serve(modelDir: string, onnxDir: string, adapter: string): Promise<void> {
   try {
-    if (completions) await completions.swapModel(onnxDir);
-    else completions = await CompletionService.create({ modelDir, onnxDir });
+    // A run of another base model (activated from "Manage adapters") needs that model's tokenizer: a new service.
+    if (completions && servedModelDir === modelDir) await completions.swapModel(onnxDir);
+    else {
+      const previous = completions;
+      completions = undefined;
+      await previous?.dispose();
+      completions = await CompletionService.create({ modelDir, onnxDir });
+      servedModelDir = modelDir;
+    }
     setStatus({ state: 'serving', message: `Serving adapter ${adapter}`, adapter });
     void indexWorkspace();
   } catch (err) {
@@ -151,6 +162,81 @@ connection.onRequest(Requests.cancelFineTune, async () => {
 });
 
 connection.onRequest(Requests.status, () => status);
+
+/** Adapter management ("Manage adapters", the dashboard): run-catalogue errors reach the user as they are. */
+const RUN_CATALOG_ERROR = 4;
+
+function catalogRequest<T>(body: (workspace: string) => T | Promise<T>): () => Promise<T> {
+  return async () => {
+    if (!workspaceRoot) throw new ResponseError(RUN_CATALOG_ERROR, 'Open a folder to manage its adapters.');
+    try {
+      return await body(workspaceRoot);
+    } catch (err) {
+      if (err instanceof RunCatalogError) throw new ResponseError(RUN_CATALOG_ERROR, err.message);
+      throw err;
+    }
+  };
+}
+
+async function serveChosen(run: ActiveRun, verb: string): Promise<ActivateRunResult> {
+  await serve(run.modelDir, run.onnxDir, run.runId);
+  if (status.state !== 'serving') throw new ResponseError(RUN_CATALOG_ERROR, `${verb} ${run.runId}, but it could not be loaded: ${status.message}`);
+  return { runId: run.runId, message: `${verb} ${run.runId}.` };
+}
+
+connection.onRequest(Requests.listRuns, catalogRequest((ws) => listRuns(options.storageDir, ws)));
+
+connection.onRequest(Requests.activateRun, (params: { runId: string }) =>
+  catalogRequest((ws) => serveChosen(activateRun(options.storageDir, ws, String(params?.runId ?? '')), 'Activated'))(),
+);
+
+connection.onRequest(Requests.rollbackRun, catalogRequest((ws) => serveChosen(rollbackRun(options.storageDir, ws), 'Rolled back to')));
+
+connection.onRequest(Requests.deleteRun, (params: { runId: string }) =>
+  catalogRequest((ws) => {
+    if (fineTuneRunning) throw new RunCatalogError('A fine-tune is running: delete runs after it finishes.');
+    deleteRun(options.storageDir, ws, String(params?.runId ?? ''));
+    return { deleted: params.runId };
+  })(),
+);
+
+/** Between two download-progress notifications per file. */
+const DOWNLOAD_PROGRESS_INTERVAL_MS = 200;
+const HUB_ERROR = 5;
+
+connection.onRequest(Requests.downloadModel, async (params: DownloadModelParams, token): Promise<DownloadModelResult> => {
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  let lastSent = 0;
+  try {
+    const modelDir = await downloadModel({
+      repoId: String(params?.repoId ?? ''),
+      revision: params?.revision,
+      cacheDir: hubCacheDir(),
+      token: process.env.HF_TOKEN,
+      signal: abort.signal,
+      onProgress: (p) => {
+        const now = Date.now();
+        if (p.bytes < p.totalBytes && now - lastSent < DOWNLOAD_PROGRESS_INTERVAL_MS) return;
+        lastSent = now;
+        void connection.sendNotification(Notifications.downloadProgress, { repoId: params.repoId, ...p });
+      },
+    });
+    log('info', `Downloaded ${params.repoId} to ${modelDir}`);
+    return { modelDir };
+  } catch (err) {
+    const e = err as Error;
+    log('warning', `Downloading ${params?.repoId}: ${e.message}`);
+    throw new ResponseError(HUB_ERROR, abort.signal.aborted ? 'Download cancelled.' : e.message, { kind: err instanceof HubError ? 'hub' : 'internal' });
+  } finally {
+    sub.dispose();
+  }
+});
+
+connection.onNotification(Notifications.setCompletionsEnabled, (params: { enabled: boolean }) => {
+  options.completionsEnabled = params?.enabled !== false;
+  log('info', `Inline completions ${options.completionsEnabled ? 'resumed' : 'paused'}.`);
+});
 
 connection.onRequest(Requests.modelCodeDefaults, (params: { workspace: string }) => modelCodeDefaults(params.workspace));
 

@@ -47,6 +47,8 @@ export interface ProgressParams {
   step?: number;
   totalSteps?: number;
   loss?: number;
+  /** Loss on the trainer's held-out shard, when it evaluates during training (the dashboard plots it). */
+  evalLoss?: number;
   lr?: number;
   tokensPerSecond?: number;
   etaSeconds?: number;
@@ -102,18 +104,75 @@ export interface ModelCodeDefaults {
   modelClasses: string[];
 }
 
+/** One fine-tuning run of the workspace, as "Manage adapters" and the dashboard list it. */
+export interface RunSummary {
+  runId: string;
+  /** ISO time the run started (from its id). */
+  createdAt: string;
+  /** From the adapter's metadata; absent when training never wrote an adapter. */
+  steps?: number;
+  finalLoss?: number;
+  /** Base model directory the adapter was trained on. */
+  modelDir?: string;
+  /** The evaluation's gate verdict and its reason, when the run was evaluated (evaluation.json). */
+  evaluation?: { gatePassed: boolean; reason: string; reportPath: string };
+  active: boolean;
+  /** Whether it can be activated (it has an ONNX export); `inactiveReason` says why a run is not active. */
+  activatable: boolean;
+  inactiveReason?: string;
+}
+
+export interface ListRunsResult {
+  runs: RunSummary[];
+  /** The run a rollback would return to, if any. */
+  rollbackTo?: string;
+}
+
+/** Answer of activate/rollback: the run now serving. */
+export interface ActivateRunResult {
+  runId: string;
+  message: string;
+}
+
+/** "Choose model": download a hub model into the HF cache (resumable, verified). */
+export interface DownloadModelParams {
+  repoId: string;
+  revision?: string;
+}
+
+export interface DownloadModelResult {
+  /** The snapshot directory: a ready model directory for repotune.modelDirectory. */
+  modelDir: string;
+}
+
+/** Sent while a model downloads (per file, bytes of that file). */
+export interface DownloadProgressParams {
+  repoId: string;
+  file: string;
+  bytes: number;
+  totalBytes: number;
+}
+
 export const Requests = {
   fineTune: 'repotune/fineTune',
   generateModelCode: 'repotune/generateModelCode',
   modelCodeDefaults: 'repotune/modelCodeDefaults',
   cancelFineTune: 'repotune/cancelFineTune',
   status: 'repotune/getStatus',
+  listRuns: 'repotune/listRuns',
+  activateRun: 'repotune/activateRun',
+  rollbackRun: 'repotune/rollbackRun',
+  deleteRun: 'repotune/deleteRun',
+  downloadModel: 'repotune/downloadModel',
 } as const;
 
 export const Notifications = {
   progress: 'repotune/progress',
   generateProgress: 'repotune/generateProgress',
   status: 'repotune/status',
+  downloadProgress: 'repotune/downloadProgress',
+  /** Client → sidecar: repotune.completions.enabled changed (pause/resume without a restart). */
+  setCompletionsEnabled: 'repotune/setCompletionsEnabled',
 } as const;
 
 /** Initialization options the client passes to the sidecar (from the extension's settings). */

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EDIT_FILE, TYPED_TEXT } from './fixture.mjs';
 import { SELECTORS } from './workbench.mjs';
+import { runManagementChecks } from './managementChecks.mjs';
 
 const ACTIVATION_TIMEOUT_MS = 60_000;
 const SIDECAR_READY_TIMEOUT_MS = 60_000;
@@ -30,9 +31,13 @@ const COMMAND_TITLES = [
   'RepoTune: Generate model code',
   'RepoTune: Show logs',
   'RepoTune: Restart server',
+  'RepoTune: Manage adapters',
+  'RepoTune: Pause/resume completions',
+  'RepoTune: Open dashboard',
+  'RepoTune: Choose model',
 ];
 
-export async function runChecks(wb, { url, workspace, uiOnly, loadTimeoutMs }) {
+export async function runChecks(wb, { url, workspace, storageDir, hub, hfHome, uiOnly, loadTimeoutMs }) {
   const results = [];
   let blocked = null;
   const check = async (name, body) => {
@@ -193,6 +198,8 @@ export async function runChecks(wb, { url, workspace, uiOnly, loadTimeoutMs }) {
     await wb.page.waitForSelector('.tab[aria-label*="Untitled"]', { state: 'detached', timeout: TOAST_TIMEOUT_MS });
     return `${JSON.stringify(text.slice(0, 140))}; preview had ${code.split('\n').length} lines`;
   });
+
+  await runManagementChecks(wb, check, { storageDir, hub, hfHome });
 
   return results;
 }

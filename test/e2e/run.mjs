@@ -18,6 +18,8 @@ import { ensureE2eEnvironment } from '../../scripts/e2e-setup.mjs';
 import { createFixtureRepo, writeMachineSettings } from './fixture.mjs';
 import { freePort, startGroup, stopGroup, tail, waitForHttp } from './processes.mjs';
 import { runChecks } from './checks.mjs';
+import { startFakeHub } from './fakeHub.mjs';
+import { runUntrustedChecks } from './untrusted.mjs';
 import { Workbench } from './workbench.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -71,8 +73,12 @@ async function main() {
     'repotune.pythonPath': process.env.REPOTUNE_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python'),
     'repotune.logLevel': 'debug',
   });
+  const hub = await startFakeHub();
   const serverEnv = {
     ...process.env,
+    // "Choose model" downloads from the fake hub into a cache inside the run's folder.
+    HF_ENDPOINT: hub.url,
+    HF_HOME: path.join(tmp, 'hf-home'),
     PATH: `${path.dirname(env.node24)}:${process.env.PATH}`,
     XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'),
     XDG_DATA_HOME: path.join(tmp, 'xdg-data'),
@@ -115,9 +121,18 @@ async function main() {
     const results = await runChecks(workbench, {
       url,
       workspace: dirs.ws,
+      storageDir: path.join(dirs.user, 'User', 'globalStorage', 'repotune.repotune'),
+      hub,
+      hfHome: path.join(tmp, 'hf-home'),
       uiOnly: flags.has('--ui-only'),
       loadTimeoutMs: WORKBENCH_LOAD_TIMEOUT_MS,
     });
+    if (!flags.has('--ui-only')) {
+      const pythonPath = process.env.REPOTUNE_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
+      results.push(...(await runUntrustedChecks({
+        browser, env, serverEnv, extensionsDir: dirs.ext, tmp, shotsDir, viewport: VIEWPORT, loadTimeoutMs: WORKBENCH_LOAD_TIMEOUT_MS, pythonPath,
+      })));
+    }
     const failed = results.filter((r) => !r.ok);
     if (failed.length) {
       console.log(`--- server log (${serverLog}) ---\n${tail(serverLog)}`);
@@ -130,6 +145,7 @@ async function main() {
     clearTimeout(watchdog);
     await browser?.close().catch(() => undefined);
     await stopGroup(server);
+    await hub.close();
     if (flags.has('--keep')) console.log(`e2e: state kept in ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -18,6 +18,7 @@ export const SELECTORS = {
   statusBarItems: '.statusbar-item',
   editorLines: '.editor-instance .monaco-editor .view-lines',
   ghostText: '.ghost-text-decoration',
+  hoverLinks: '.workbench-hover a, .monaco-hover a',
 };
 
 export class Workbench {
@@ -58,7 +59,13 @@ export class Workbench {
 
   /** Runs a command by its palette title ("RepoTune: Fine-tune on workspace"). */
   async runCommand(title) {
-    const rows = await this.paletteRows(title);
+    let rows = await this.paletteRows(title);
+    // On a busy machine the list may still be unfiltered after paletteRows' pause: give it until UI_TIMEOUT_MS.
+    const deadline = Date.now() + UI_TIMEOUT_MS;
+    while (!rows.some((r) => r.includes(title)) && Date.now() < deadline) {
+      await sleep(POLL_MS);
+      rows = await this.quickInputRows();
+    }
     if (!rows.some((r) => r.includes(title))) {
       await this.closeQuickInput();
       throw new Error(`command "${title}" is not in the command palette (rows: ${rows.join(' | ') || 'none'})`);
@@ -76,6 +83,11 @@ export class Workbench {
     await this.page.keyboard.press('Enter');
     await this.page.waitForSelector(`.tab[aria-label*="${name}"]`, { timeout: UI_TIMEOUT_MS });
     await this.page.waitForSelector(SELECTORS.editorLines, { timeout: UI_TIMEOUT_MS });
+  }
+
+  /** The visible QuickPick rows: aria-label and rendered text (label, description and detail). */
+  async quickInputRows() {
+    return this.page.$$eval(SELECTORS.quickInputRows, (rows) => rows.map((r) => `${r.getAttribute('aria-label') ?? ''} ${r.textContent ?? ''}`));
   }
 
   async toasts() {

@@ -108,6 +108,14 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
       referenceText.startsWith(served.trimEnd()) || referenceText.trimStart().startsWith(served.trim()),
       `served ${JSON.stringify(served)} is not what the adapted model generates: ${JSON.stringify(referenceText)}`,
     );
+
+    // Re-tuning a workspace that serves an adapter: the new one is also checked on the previous run's holdout.
+    const retuned = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: GATED_RUN_STEPS })) as FineTuneResult;
+    const retunedReport = JSON.parse(fs.readFileSync(retuned.evaluation!.reportPath, 'utf8'));
+    assert.equal(path.basename(retunedReport.forgetting?.previousRunDir ?? ''), path.basename(path.dirname(result.onnxDir)), 'checked against the active run');
+    assert.ok(retunedReport.checkpoint?.reason, 'the checkpoint choice is recorded');
+    assert.match(retuned.evaluation!.table, /forgetting \(\d+ tasks of the previous holdout\)/);
+    assert.ok(fs.existsSync(path.join(path.dirname(retuned.evaluation!.reportPath), 'holdout.json')), 'holdout saved for the next run');
   } finally {
     await conn.sendRequest(ShutdownRequest.type).catch(() => undefined);
     await conn.sendNotification(ExitNotification.type).catch(() => undefined);

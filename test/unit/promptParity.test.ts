@@ -19,7 +19,6 @@ import { buildRetrievalIndex } from '../../server/src/retrieval/repoIndex';
 import { parseFile } from '../../server/src/syntax/grammars';
 import { docBodyTargets, syntaxSpans } from '../../server/src/syntax/spans';
 import { cursorWindows } from '../../server/src/completion/context';
-import { RETRIEVAL_BUDGET_MS } from '../../server/src/completion/service';
 import { GO_SAMPLE, PYTHON_SAMPLE, RUST_SAMPLE, TYPESCRIPT_SAMPLE } from '../helpers/syntaxSamples';
 
 interface EditorState {
@@ -121,7 +120,9 @@ for (const family of FAMILIES) {
         const serving = buildEditorPrompt(tok, family, { prefix, suffix, path: file.path }, {
           budget: trainingPromptBudget(PARITY_SEQ_LEN, middleIds.length),
           retrieval,
-          retrievalBudgetMs: RETRIEVAL_BUDGET_MS,
+          // The serving budget (RETRIEVAL_BUDGET_MS) only cuts a slow search short; on a loaded 2-core CI machine it
+          // can, which would make this comparison flaky. Parity is about the prompt, so the search runs to the end.
+          retrievalBudgetMs: Number.POSITIVE_INFINITY,
         });
         assert.deepEqual(example.ids.slice(0, promptLength), serving.ids, `${file.path} ${example.span}: prompt differs from serving`);
         assert.deepEqual(example.ids.slice(promptLength), [...middleIds, serving.endOfMiddleId], 'targets: the middle and the end token');

@@ -11,20 +11,25 @@ import type { RetrievalIndex } from '../retrieval/repoIndex';
 import { bitsPerByte, bootstrapMean, editSimilarity, exactMatch, firstLineExactMatch, type Estimate } from './metrics';
 import { buildTasks, DEFAULT_MAX_TASKS, type EvalTask, type TaskSource } from './tasks';
 import { decideGate, type GateDecision } from './gate';
+import type { CheckpointChoice } from './checkpointChoice';
+import type { ForgettingReport } from './forgetting';
 
 /** Holdout text scored for bits per byte, per arm model: enough for a stable figure, bounded in time. */
 export const MAX_BPB_TOKENS = 2048;
 
 export type ArmName = 'base' | 'base+retrieval' | 'adapter' | 'adapter+retrieval';
 
-export interface ArmResult {
-  name: ArmName;
+export interface ModelScores {
   exactMatch: Estimate;
   editSimilarity: Estimate;
   firstLineExactMatch: Estimate;
   /** Per task, in task order: edit similarity (the primary metric, paired across arms by the gate). */
   scores: number[];
   predictions: string[];
+}
+
+export interface ArmResult extends ModelScores {
+  name: ArmName;
 }
 
 export interface EvalReport {
@@ -35,6 +40,9 @@ export interface EvalReport {
   bitsPerByte: { base: number; adapter: number };
   gate: GateDecision;
   createdAt: string;
+  /** Added by the pipeline: how the evaluated checkpoint was chosen, and the forgetting check (continual re-tuning). */
+  checkpoint?: CheckpointChoice;
+  forgetting?: ForgettingReport;
 }
 
 export interface EvaluateOptions {
@@ -63,7 +71,8 @@ export async function evaluateAdapter(opts: EvaluateOptions): Promise<EvalReport
     ['adapter', opts.adapterOnnxDir, false],
     ...(opts.retrieval ? [['base+retrieval', opts.baseOnnxDir, true], ['adapter+retrieval', opts.adapterOnnxDir, true]] : []),
   ] as [ArmName, string, boolean][]) {
-    arms.push(await runArm(name, opts, onnxDir, tasks, retrieval ? opts.retrieval : undefined, seed));
+    const scores = await scoreModel({ modelDir: opts.modelDir, onnxDir, tasks, retrieval: retrieval ? opts.retrieval : undefined, seed, signal: opts.signal });
+    arms.push({ name, ...scores });
   }
 
   const holdoutText = opts.holdout.map((f) => f.text).join('\n');
@@ -84,15 +93,19 @@ export async function evaluateAdapter(opts: EvaluateOptions): Promise<EvalReport
   };
 }
 
-async function runArm(
-  name: ArmName,
-  opts: EvaluateOptions,
-  onnxDir: string,
-  tasks: readonly EvalTask[],
-  retrieval: RetrievalIndex | undefined,
-  seed: number,
-): Promise<ArmResult> {
-  const service = await CompletionService.create({ modelDir: opts.modelDir, onnxDir, retrieval });
+export interface ScoreModelOptions {
+  modelDir: string;
+  onnxDir: string;
+  tasks: readonly EvalTask[];
+  retrieval?: RetrievalIndex;
+  seed: number;
+  signal?: AbortSignal;
+}
+
+/** One model (base or adapted ONNX export) on the tasks, through the serving pipeline. */
+export async function scoreModel(opts: ScoreModelOptions): Promise<ModelScores> {
+  const { tasks, seed } = opts;
+  const service = await CompletionService.create({ modelDir: opts.modelDir, onnxDir: opts.onnxDir, retrieval: opts.retrieval });
   const predictions: string[] = [];
   try {
     for (const task of tasks) {
@@ -110,7 +123,6 @@ async function runArm(
   }
   const es = tasks.map((t, i) => editSimilarity(predictions[i], t.target));
   return {
-    name,
     exactMatch: bootstrapMean(tasks.map((t, i) => exactMatch(predictions[i], t.target)), seed),
     editSimilarity: bootstrapMean(es, seed),
     firstLineExactMatch: bootstrapMean(tasks.map((t, i) => firstLineExactMatch(predictions[i], t.target)), seed),

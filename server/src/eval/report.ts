@@ -15,6 +15,10 @@ export function formatReport(report: EvalReport): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     `bits per byte on the holdout: base ${report.bitsPerByte.base.toFixed(3)}, adapter ${report.bitsPerByte.adapter.toFixed(3)}`,
+    ...(report.checkpoint ? [`checkpoint: ${report.checkpoint.reason}`] : []),
+    ...(report.forgetting
+      ? [`forgetting (${report.forgetting.tasks} tasks of the previous holdout): previous adapter ${pct(report.forgetting.previousScore)}, new ${pct(report.forgetting.newScore)} edit similarity %. ${report.forgetting.reason}`]
+      : []),
     `gate: ${report.gate.reason}`,
   ].join('\n');
 }

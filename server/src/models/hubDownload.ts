@@ -6,6 +6,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -28,6 +29,13 @@ export interface DownloadOptions {
 }
 
 export class HubError extends Error {}
+
+/** The hub cache root as huggingface_hub resolves it: HF_HUB_CACHE, then $HF_HOME/hub, then ~/.cache/huggingface/hub. */
+export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  const home = env.HF_HOME ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
+  return path.join(home, 'hub');
+}
 
 interface FileInfo {
   name: string;

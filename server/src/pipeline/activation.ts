@@ -1,16 +1,21 @@
 /**
- * After training: evaluate the new adapter against its base model on the holdout (the newest commits), and decide
- * whether it is activated. With the gate on (the default) an adapter is served only when it wins beyond chance;
- * otherwise it stays on disk and the reason is reported. The report is written as JSON beside the run.
+ * After training: choose between the final and the best-by-loss adapter on a cheap subset of completion tasks,
+ * evaluate the chosen one against its base model on the holdout (the newest commits), check it did not forget the
+ * previous run's holdout, and decide whether it is activated. With the gate on (the default) an adapter is served
+ * only when it wins beyond chance and did not forget; otherwise it stays on disk and the reason is reported. The
+ * report is written as JSON beside the run, with the holdout itself (holdout.json) for the next run's check.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { evaluateAdapter } from '../eval/evaluate';
+import { checkForgetting, writeHoldout } from '../eval/forgetting';
+import { chooseCheckpoint, type CheckpointCandidate, type CheckpointChoice } from '../eval/checkpointChoice';
 import { formatReport } from '../eval/report';
 import type { TaskSource } from '../eval/tasks';
 import type { RetrievalIndex } from '../retrieval/repoIndex';
 import { ensureBaseOnnx } from '../models/modelStore';
-import type { TrainerProcess } from '../training/trainerProcess';
+import { EXPORT_TIMEOUT_MS, type TrainerProcess } from '../training/trainerProcess';
+import type { ActiveRun } from './runStore';
 
 /** Completion tasks per evaluation inside a fine-tune (each is one generation per arm). */
 export const PIPELINE_EVAL_TASKS = 64;
@@ -33,6 +38,10 @@ export interface ActivationInput {
   retrieval?: RetrievalIndex;
   seed: number;
   gate: boolean;
+  /** The adapter the workspace serves now, if any: the new one must not forget that run's holdout. */
+  previous?: ActiveRun;
+  /** How the evaluated adapter was chosen among the run's checkpoints (recorded in the report). */
+  checkpoint?: CheckpointChoice;
   signal?: AbortSignal;
 }
 
@@ -42,7 +51,8 @@ export async function evaluateAndDecide(input: ActivationInput): Promise<Activat
       ? { activate: false, reason: 'No held-out code (newest commits) to evaluate the adapter on, so it was not activated. Commit more history, or turn off repotune.evaluation.gate to activate it anyway.' }
       : { activate: true, reason: 'Activated without evaluation: the gate is off and there is no held-out code.' };
   }
-  const report = await evaluateAdapter({
+  writeHoldout(input.runDir, input.seed, input.holdout);
+  const evaluated = await evaluateAdapter({
     modelDir: input.modelDir,
     baseOnnxDir: await ensureBaseOnnx(input.trainer, input.storageDir, input.modelDir),
     adapterOnnxDir: input.adapterOnnxDir,
@@ -52,9 +62,51 @@ export async function evaluateAndDecide(input: ActivationInput): Promise<Activat
     maxTasks: PIPELINE_EVAL_TASKS,
     signal: input.signal,
   });
+  const forgetting = input.previous
+    ? await checkForgetting({ previous: input.previous, modelDir: input.modelDir, newOnnxDir: input.adapterOnnxDir, signal: input.signal })
+    : undefined;
+  const report = { ...evaluated, checkpoint: input.checkpoint, forgetting };
   const reportPath = path.join(input.runDir, EVALUATION_FILE);
   fs.writeFileSync(reportPath, JSON.stringify(report, null, 2));
   const evaluation = { table: formatReport(report), reportPath };
-  if (input.gate) return { activate: report.gate.activate, reason: report.gate.reason, evaluation };
-  return { activate: true, reason: `Activated because the gate is off. ${report.gate.reason}`, evaluation };
+  const reasons = [report.gate.reason, ...(forgetting ? [forgetting.reason] : [])].join(' ');
+  if (!input.gate) return { activate: true, reason: `Activated because the gate is off. ${reasons}`, evaluation };
+  if (forgetting?.refuse) return { activate: false, reason: forgetting.reason, evaluation };
+  return { activate: report.gate.activate, reason: reasons, evaluation };
+}
+
+export interface CheckpointInput {
+  trainer: TrainerProcess;
+  modelDir: string;
+  runDir: string;
+  final: { adapterDir: string; onnxDir: string; step: number };
+  /** The trainer's lowest-eval-loss adapter (<output_dir>/best), when it differs from the final one. */
+  best?: { adapterDir: string; step: number };
+  holdout: readonly TaskSource[];
+  retrieval?: RetrievalIndex;
+  seed: number;
+  signal?: AbortSignal;
+}
+
+/** Final vs best-by-loss adapter, decided on completion tasks; the best one is exported only when it competes. */
+export async function chooseAdapterCheckpoint(input: CheckpointInput): Promise<{ adapterDir: string; onnxDir: string; choice: CheckpointChoice }> {
+  const candidates: CheckpointCandidate[] = [{ name: 'final', ...input.final }];
+  if (input.best && input.best.step !== input.final.step) candidates.push({ name: 'best-eval-loss', ...input.best });
+  const { choice, winner } = await chooseCheckpoint({
+    modelDir: input.modelDir,
+    candidates,
+    holdout: input.holdout,
+    retrieval: input.retrieval,
+    seed: input.seed,
+    signal: input.signal,
+    exportOnnx: async (c) => {
+      const out = await input.trainer.request<{ onnx_dir: string }>(
+        'export_onnx',
+        { model_dir: input.modelDir, adapter_dir: c.adapterDir, out_dir: path.join(input.runDir, `onnx-${c.name}`) },
+        EXPORT_TIMEOUT_MS,
+      );
+      return out.onnx_dir;
+    },
+  });
+  return { adapterDir: winner.adapterDir, onnxDir: winner.onnxDir, choice };
 }

@@ -1,6 +1,6 @@
 /**
- * The fine-tuning pipeline, read top to bottom: model → harvest → examples → train → export → evaluate + gate
- * (activation). The LSP server and
+ * The fine-tuning pipeline, read top to bottom: model → harvest → examples → train → export → checkpoint choice →
+ * evaluate + forgetting check + gate (activation). The LSP server and
  * the CLI both call runFineTune; neither knows the stages' details.
  */
 import * as os from 'node:os';
@@ -13,8 +13,8 @@ import { loadTokenizer } from '../models/tokenizer';
 import { checkModelDir, ensureDemoModel, isDemoModel } from '../models/modelStore';
 import { EXPORT_TIMEOUT_MS, TRAIN_SILENCE_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
 import type { FineTuneParams, FineTuneResult, ProgressParams, Stage } from '../protocol';
-import { newRunDir, writeActiveRun, type ActiveRun } from './runStore';
-import { evaluateAndDecide } from './activation';
+import { newRunDir, readActiveRun, writeActiveRun, type ActiveRun } from './runStore';
+import { chooseAdapterCheckpoint, evaluateAndDecide } from './activation';
 import { buildRetrievalIndex } from '../retrieval/repoIndex';
 
 /** Steps of a demo run: enough for the tiny model to pick up the repository's commonest lines in about a minute. */
@@ -132,22 +132,37 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
     .map((f) => ({ path: f.path, text: f.text, language: f.language }));
   // Retrieval for the "+retrieval" arms searches the training files only, as serving-time context would.
   const retrieval = buildRetrievalIndex(trainFiles.map((f) => ({ path: f.path, text: f.text })));
+  const chosen = await chooseAdapterCheckpoint({
+    trainer: deps.trainer,
+    modelDir,
+    runDir,
+    final: { adapterDir: trained.adapter_dir, onnxDir: exported.onnx_dir, step: trained.steps },
+    best: trained.best_adapter_dir && trained.best_step != null ? { adapterDir: trained.best_adapter_dir, step: trained.best_step } : undefined,
+    holdout,
+    retrieval,
+    seed,
+    signal,
+  });
+  deps.log('info', chosen.choice.reason);
   const decision = await evaluateAndDecide({
     trainer: deps.trainer,
     storageDir: deps.storageDir,
     modelDir,
-    adapterOnnxDir: exported.onnx_dir,
+    adapterOnnxDir: chosen.onnxDir,
     runDir,
     holdout,
     retrieval,
     seed,
     gate: params.gate ?? true,
+    previous: readActiveRun(deps.storageDir, params.workspace),
+    checkpoint: chosen.choice,
     signal,
   });
   deps.log('info', decision.reason);
   const outcome = {
     ...result,
-    onnxDir: exported.onnx_dir,
+    adapterDir: chosen.adapterDir,
+    onnxDir: chosen.onnxDir,
     cancelled: false,
     activated: decision.activate,
     activationReason: decision.reason,
@@ -161,8 +176,8 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
     runId,
     runDir,
     modelDir,
-    adapterDir: trained.adapter_dir,
-    onnxDir: exported.onnx_dir,
+    adapterDir: chosen.adapterDir,
+    onnxDir: chosen.onnxDir,
     activatedAt: new Date().toISOString(),
   };
   writeActiveRun(deps.storageDir, params.workspace, run);
@@ -175,6 +190,9 @@ interface TrainResult {
   steps: number;
   final_loss: number;
   cancelled: boolean;
+  /** The lowest-eval-loss adapter (<output_dir>/best) and its step; absent when the run had no eval data. */
+  best_adapter_dir?: string | null;
+  best_step?: number | null;
 }
 
 async function train(deps: PipelineDeps, signal: AbortSignal | undefined, params: object): Promise<TrainResult> {
@@ -187,6 +205,7 @@ async function train(deps: PipelineDeps, signal: AbortSignal | undefined, params
       step: p.step,
       totalSteps: p.total_steps,
       loss: p.loss,
+      ...(typeof p.eval_loss === 'number' ? { evalLoss: p.eval_loss } : {}),
       lr: p.lr,
       tokensPerSecond: p.tokens_per_s,
       etaSeconds: p.eta_s,

@@ -14,7 +14,15 @@ export interface ActiveRun {
   adapterDir: string;
   onnxDir: string;
   activatedAt: string;
+  /** Runs that were active before this one, oldest first (for rollback); absent in pointers written before it. */
+  history?: string[];
 }
+
+/** Written into a run folder when the run is activated: the adapter and export it served. */
+export const SERVED_FILE = 'served.json';
+
+/** Rollback history kept in active.json: enough to step back a few times, small enough to stay a tiny file. */
+export const MAX_ACTIVE_HISTORY = 10;
 
 export function workspaceDir(storageDir: string, workspace: string): string {
   const abs = path.resolve(workspace);
@@ -30,19 +38,39 @@ export function newRunDir(storageDir: string, workspace: string): { runId: strin
 }
 
 export function readActiveRun(storageDir: string, workspace: string): ActiveRun | undefined {
-  const file = path.join(workspaceDir(storageDir, workspace), 'active.json');
+  const run = readActivePointer(storageDir, workspace);
+  return run && fs.existsSync(path.join(run.onnxDir, 'model.onnx')) ? run : undefined;
+}
+
+/** active.json as written, whether or not its export still exists (the rollback history outlives a deleted export). */
+export function readActivePointer(storageDir: string, workspace: string): ActiveRun | undefined {
   try {
-    const run = JSON.parse(fs.readFileSync(file, 'utf8')) as ActiveRun;
-    return fs.existsSync(path.join(run.onnxDir, 'model.onnx')) ? run : undefined;
+    return JSON.parse(fs.readFileSync(path.join(workspaceDir(storageDir, workspace), 'active.json'), 'utf8')) as ActiveRun;
   } catch {
     return undefined;
   }
 }
 
+/**
+ * Points the workspace at `run`. The run active until now goes onto the rollback history, unless the caller passes
+ * its own history (a rollback does: it pops the entry it returns to).
+ */
 export function writeActiveRun(storageDir: string, workspace: string, run: ActiveRun): void {
   const dir = workspaceDir(storageDir, workspace);
+  if (!run.history) {
+    const current = readActivePointer(storageDir, workspace);
+    const previous = current ? [...(current.history ?? []), current.runId] : [];
+    const history = previous.filter((id) => id !== run.runId).slice(-MAX_ACTIVE_HISTORY);
+    if (history.length) run = { ...run, history };
+  }
   fs.mkdirSync(dir, { recursive: true });
   const tmp = path.join(dir, `.active-${process.pid}.json`);
   fs.writeFileSync(tmp, JSON.stringify(run, null, 2));
   fs.renameSync(tmp, path.join(dir, 'active.json'));
+  // Which export of the run served (final or best checkpoint), so re-activating it later serves the same one.
+  try {
+    fs.writeFileSync(path.join(run.runDir, SERVED_FILE), JSON.stringify({ adapterDir: run.adapterDir, onnxDir: run.onnxDir }, null, 2));
+  } catch {
+    // A run folder that is gone (tests, manual cleanup) only loses that hint.
+  }
 }

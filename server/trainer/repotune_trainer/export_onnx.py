@@ -4,7 +4,10 @@ Layout and graph I/O are fixed by docs/architecture.md ("Adapter and export layo
 by onnx_graph.py from the merged fp32 weights. The export is written to a temp dir beside out_dir and renamed
 into place, so a reader never sees a half-written model.
 
-    python -m repotune_trainer.export_onnx --model DIR [--adapter DIR] --out DIR
+    python -m repotune_trainer.export_onnx --model DIR [--adapter DIR] --out DIR [--quantize int4|int8]
+
+quantize (default None = fp32) stores the linear layers' weights blockwise-quantized for onnxruntime's
+MatMulNBits (onnx_quant.py): CPU serving of larger models. The graph's inputs/outputs stay float32.
 """
 
 from __future__ import annotations
@@ -41,17 +44,30 @@ class ExportError(WorkerError):
         super().__init__(kind, message)
 
 
-def export_onnx(model_dir: str, adapter_dir: str | None, out_dir: str, *, external_data: bool | None = None) -> dict:
+def export_onnx(
+    model_dir: str,
+    adapter_dir: str | None,
+    out_dir: str,
+    *,
+    external_data: bool | None = None,
+    quantize: str | None = None,
+) -> dict:
     """Writes <out_dir>/model.onnx (+ model.onnx.data when large) and repotune-onnx.json.
 
     external_data forces (True) or forbids (False) the external weights file; None decides by size.
+    quantize: None (fp32), "int4" or "int8" weights for the linear layers and the lm_head.
     Returns {"onnx_dir", "onnx_path"} with absolute paths.
     """
     # Heavy packages are checked up front so a broken environment reads as missing_dependency, not a crash.
     for name in ("numpy", "onnx", "torch", "transformers", "safetensors") + (("peft",) if adapter_dir else ()):
         require_module(name)
     from .onnx_graph import build_decoder_model
+    from .onnx_quant import QUANTIZATION_CHOICES
     from .onnx_tensors import TensorStore
+
+    if quantize not in QUANTIZATION_CHOICES:
+        choices = ", ".join(str(c) for c in QUANTIZATION_CHOICES if c)
+        raise ExportError(f"unknown quantization {quantize!r}: use one of {choices}, or none for fp32")
 
     model_path = Path(model_dir).resolve()
     adapter_path = Path(adapter_dir).resolve() if adapter_dir else None
@@ -67,11 +83,11 @@ def export_onnx(model_dir: str, adapter_dir: str | None, out_dir: str, *, extern
         total_bytes = sum(w.nbytes for w in weights.values())
         use_external = total_bytes > EXTERNAL_DATA_THRESHOLD_BYTES if external_data is None else external_data
         with TensorStore(tmp / EXTERNAL_DATA_FILE if use_external else None) as store:
-            onnx_model = build_decoder_model(spec, weights.get, store.make_tensor)
+            onnx_model = build_decoder_model(spec, weights.get, store.make_tensor, quantize)
         del model, weights
         (tmp / ONNX_FILE).write_bytes(onnx_model.SerializeToString())
         _check_onnx_file(tmp / ONNX_FILE)
-        meta = _metadata(spec, raw_config, model_path, adapter_path)
+        meta = _metadata(spec, raw_config, model_path, adapter_path, quantize)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
@@ -239,7 +255,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _metadata(spec: DecoderSpec, cfg: dict, model_path: Path, adapter_path: Path | None) -> dict:
+def _metadata(spec: DecoderSpec, cfg: dict, model_path: Path, adapter_path: Path | None, quantize: str | None) -> dict:
     from .onnx_graph import OPSET
 
     return {
@@ -248,7 +264,8 @@ def _metadata(spec: DecoderSpec, cfg: dict, model_path: Path, adapter_path: Path
         "head_dim": spec.head_dim,
         "vocab_size": spec.vocab_size,
         "eos_token_ids": _eos_token_ids(model_path, cfg),
-        "dtype": "float32",
+        "dtype": "float32",  # of the graph's inputs/outputs (the contract), whatever the weights' storage
+        "weight_quantization": quantize,
         "inputs": spec.input_names(),
         "outputs": spec.output_names(),
         "opset": OPSET,
@@ -266,9 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="Hugging Face model directory (safetensors)")
     ap.add_argument("--adapter", default=None, help="PEFT adapter directory to merge (optional)")
     ap.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    ap.add_argument("--quantize", choices=["int4", "int8"], default=None, help="weight quantization (default fp32)")
     args = ap.parse_args(argv)
     try:
-        result = export_onnx(args.model, args.adapter, args.out)
+        result = export_onnx(args.model, args.adapter, args.out, quantize=args.quantize)
     except ExportError as e:
         print(f"export failed: {e}", file=sys.stderr)
         return 2

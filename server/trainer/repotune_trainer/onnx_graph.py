@@ -1,8 +1,8 @@
 """Builds the ONNX graph of a Llama/Qwen2-family decoder by hand, from merged fp32 weights.
 
 Why by hand: torch.onnx.export is fragile with transformers 5 cache classes, while a graph of standard ops
-(opset 17, no contrib ops) is deterministic, loads in onnxruntime-node 1.30 and Python 1.32 alike, and is easy to
-check against the Hugging Face model. The graph matches docs/architecture.md ("Adapter and export layout"):
+(opset 17; com.microsoft MatMulNBits only in quantized exports) is deterministic, loads in onnxruntime-node 1.30
+and Python 1.32 alike, and is easy to check against the Hugging Face model. The graph matches docs/architecture.md ("Adapter and export layout"):
 
     inputs : input_ids, position_ids int64 [1,S]; past_key_values.{i}.key/value float32 [1,kvH,P,D]
     outputs: logits float32 [1,V] (last position only); present.{i}.key/value float32 [1,kvH,P+S,D]
@@ -21,11 +21,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from .onnx_quant import ACCURACY_LEVEL, BLOCK_SIZE, QUANTIZATION_CHOICES, quantize_blockwise
+
 OPSET = 17
 # IR 8 is what opset 17 was released with; newer IR versions are refused by older onnxruntime builds (the Node one).
 IR_VERSION = 8
 # Masked attention scores are replaced (not offset) by this, so no inf/NaN can appear even for large activations.
 MASKED_SCORE = float(np.finfo(np.float32).min)
+# Domain of onnxruntime's contrib ops (MatMulNBits), used only by quantized exports.
+MS_DOMAIN = "com.microsoft"
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,9 @@ TensorMaker = Callable[[str, np.ndarray], onnx.TensorProto]
 
 
 class _GraphBuilder:
-    def __init__(self, spec: DecoderSpec, weight: WeightGetter, make_tensor: TensorMaker):
+    def __init__(self, spec: DecoderSpec, weight: WeightGetter, make_tensor: TensorMaker, quantize: str | None):
         self.spec = spec
+        self.quantize = quantize
         self.weight = weight
         self.make_tensor = make_tensor
         self.nodes: list[onnx.NodeProto] = []
@@ -93,13 +98,26 @@ class _GraphBuilder:
         return w
 
     def linear(self, x: str, prefix: str) -> str:
-        """x @ W^T (+ b); W is stored pre-transposed [in, out] so the graph needs a plain MatMul."""
-        w = self.const(f"{prefix}.weight_t", np.ascontiguousarray(self.require(f"{prefix}.weight").T))
-        y = self.op("MatMul", x, w)
+        """x @ W^T (+ b); fp32 W is stored pre-transposed [in, out] so the graph needs a plain MatMul."""
+        if self.quantize:
+            y = self.matmul_nbits(x, self.require(f"{prefix}.weight"), prefix)
+        else:
+            w = self.const(f"{prefix}.weight_t", np.ascontiguousarray(self.require(f"{prefix}.weight").T))
+            y = self.op("MatMul", x, w)
         bias = self.weight(f"{prefix}.bias")
         if bias is not None:
             y = self.op("Add", y, self.const(f"{prefix}.bias", bias))
         return y
+
+    def matmul_nbits(self, x: str, weight: np.ndarray, prefix: str) -> str:
+        """x @ W^T with W [N, K] blockwise-quantized (onnx_quant.py) into a com.microsoft MatMulNBits node."""
+        qw = quantize_blockwise(weight, self.quantize)
+        packed = self.const(f"{prefix}.weight_q{qw.bits}", qw.packed)
+        scales = self.const(f"{prefix}.weight_scales", qw.scales)
+        return self.op(
+            "MatMulNBits", x, packed, scales, domain=MS_DOMAIN,
+            K=qw.k, N=qw.n, bits=qw.bits, block_size=BLOCK_SIZE, accuracy_level=ACCURACY_LEVEL,
+        )
 
     def rms_norm(self, x: str, weight_name: str) -> str:
         var = self.op("ReduceMean", self.op("Mul", x, x), axes=[-1], keepdims=1)
@@ -118,9 +136,17 @@ class _GraphBuilder:
         return first, second
 
 
-def build_decoder_model(spec: DecoderSpec, weight: WeightGetter, make_tensor: TensorMaker) -> onnx.ModelProto:
-    """Returns the ModelProto; make_tensor decides where each initializer's bytes go."""
-    g = _GraphBuilder(spec, weight, make_tensor)
+def build_decoder_model(
+    spec: DecoderSpec, weight: WeightGetter, make_tensor: TensorMaker, quantize: str | None = None
+) -> onnx.ModelProto:
+    """Returns the ModelProto; make_tensor decides where each initializer's bytes go.
+
+    quantize "int4"/"int8" turns every linear layer and the lm_head into MatMulNBits (onnx_quant.py); the
+    embedding lookup stays fp32, and the graph's inputs and outputs are the same as the fp32 graph's.
+    """
+    if quantize not in QUANTIZATION_CHOICES:
+        raise ValueError(f"unknown quantization {quantize!r}; expected one of {QUANTIZATION_CHOICES}")
+    g = _GraphBuilder(spec, weight, make_tensor, quantize)
     s = spec
     group = s.num_heads // s.num_kv_heads
     i64 = lambda v: np.array(v, dtype=np.int64)  # noqa: E731 - tiny local helper for shape constants
@@ -187,14 +213,19 @@ def build_decoder_model(spec: DecoderSpec, weight: WeightGetter, make_tensor: Te
         hidden = g.op("Add", hidden, g.linear(act, f"{p}.mlp.down_proj"))
 
     last = g.op("Gather", g.rms_norm(hidden, "model.norm.weight"), "last_index", axis=1)  # [1, H]
-    if s.tied_lm_head:
+    if quantize:
+        # The head is the largest matmul of a decode step (V x H); tied weights get a quantized copy of the embedding.
+        head = g.require("model.embed_tokens.weight" if s.tied_lm_head else "lm_head.weight")
+        g.op_to("logits", "Identity", g.matmul_nbits(last, head, "lm_head"))
+    elif s.tied_lm_head:
         # Gemm with transB reads the [V, H] embedding directly, so tied weights are stored once.
         g.op_to("logits", "Gemm", last, "embed_tokens", transB=1)
     else:
         g.op_to("logits", "Gemm", last, g.const("lm_head", g.require("lm_head.weight")), transB=1)
 
     graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s), _graph_outputs(s), g.initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="repotune")
+    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(MS_DOMAIN, 1)] if quantize else [])
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="repotune")
     model.ir_version = IR_VERSION
     return model
 

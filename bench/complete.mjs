@@ -1,0 +1,47 @@
+// bench/complete: keystroke-to-text latency and prefill/decode speed of a 0.5B-shaped model, fp32 vs int4, on CPU.
+//   node bench/complete.mjs [--context 2048] [--keystrokes 10] [--threads N] [--llama]
+// Builds (once) .cache/bench/qwen05b: random weights in Qwen2.5-Coder-0.5B's shape with the demo tokenizer, and
+// its fp32 and int4 ONNX exports (bench/complete_model.py), then bundles bench/complete.ts and runs it.
+// --llama adds the llama.cpp peer: installs node-llama-cpp (+ its prebuilt CPU binary) into .cache/bench/llama-peer
+// and the `gguf` PyPI package into .cache/bench/pylib (neither is a project dependency), writes the same weights as
+// GGUF f32 and Q4_0 (bench/complete_gguf.py) and runs bench/complete-llama.mjs on the same prompt ids.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as esbuild from 'esbuild';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const BENCH_DIR = path.join(ROOT, '.cache', 'bench', 'qwen05b');
+const DEMO_MODEL = path.join(ROOT, '.cache', 'test', 'demo-model');
+const PYTHON = process.env.REPOTUNE_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
+const LLAMA_PEER_DIR = path.join(ROOT, '.cache', 'bench', 'llama-peer');
+const PYLIB_DIR = path.join(ROOT, '.cache', 'bench', 'pylib');
+const NODE_LLAMA_CPP_VERSION = '3.22.1';
+const GGUF_VERSION = '0.19.0';
+const { values } = parseArgs({ options: { context: { type: 'string', default: '2048' }, keystrokes: { type: 'string', default: '10' }, threads: { type: 'string', default: '' }, llama: { type: 'boolean', default: false } } });
+
+if (!fs.existsSync(path.join(DEMO_MODEL, 'tokenizer.json'))) {
+  execFileSync(PYTHON, ['-m', 'repotune_trainer.demo_model', '--out', DEMO_MODEL], { cwd: path.join(ROOT, 'server', 'trainer'), stdio: 'inherit', env: { ...process.env, PYTHONPATH: path.join(ROOT, 'server', 'trainer') } });
+}
+execFileSync(PYTHON, [path.join(ROOT, 'bench', 'complete_model.py'), BENCH_DIR, DEMO_MODEL], { stdio: 'inherit' });
+if (values.llama) {
+  if (!fs.existsSync(path.join(LLAMA_PEER_DIR, 'node_modules', 'node-llama-cpp'))) {
+    fs.mkdirSync(LLAMA_PEER_DIR, { recursive: true });
+    fs.writeFileSync(path.join(LLAMA_PEER_DIR, 'package.json'), '{"name": "llama-peer", "private": true}\n');
+    // --omit=optional skips the CUDA/Vulkan binaries (hundreds of MB); the CPU one is named explicitly.
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, `@node-llama-cpp/linux-x64@${NODE_LLAMA_CPP_VERSION}`], { cwd: LLAMA_PEER_DIR, stdio: 'inherit' });
+  }
+  if (!fs.existsSync(path.join(PYLIB_DIR, 'gguf'))) {
+    execFileSync(PYTHON, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--target', PYLIB_DIR, `gguf==${GGUF_VERSION}`], { stdio: 'inherit' });
+  }
+  execFileSync(PYTHON, [path.join(ROOT, 'bench', 'complete_gguf.py'), BENCH_DIR], { stdio: 'inherit', env: { ...process.env, PYTHONPATH: PYLIB_DIR } });
+}
+const out = path.join(ROOT, '.cache', `bench-complete-${process.pid}.cjs`);
+try {
+  await esbuild.build({ entryPoints: [path.join(ROOT, 'bench/complete.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: out, logLevel: 'warning', external: ['onnxruntime-node'] });
+  const env = values.llama ? { ...process.env, LLAMA_PEER_DIR } : process.env;
+  execFileSync(process.execPath, [out, BENCH_DIR, values.context, values.keystrokes, values.threads], { stdio: 'inherit', env });
+} finally {
+  fs.rmSync(out, { force: true });
+}

@@ -1,0 +1,128 @@
+/**
+ * The evaluation demonstration at small scale (issue 7): does the whole loop measure a real gain?
+ *   1. "Pretrain" the demo-sized model (full fine-tuning of its random weights) on corpus A: the permissively
+ *      licensed Python sources of packages installed in .venv (networkx/algorithms, jinja2, tqdm, fsspec; BSD-3 /
+ *      MIT+MPL-2.0), a share of files held out (bench/eval_demo_pretrain.py).
+ *   2. Build repository B: pygments without its lexers (BSD-2), as a git repo of two commits; the newest commit
+ *      (10 files) is the holdout.
+ *   3. LoRA on B through the normal pipeline (`node dist/cli.js fine-tune B --model <pretrained> --no-gate`).
+ *   4. Print the four arms on B's newest-commit holdout, and the forgetting check on corpus A's held-out files
+ *      (pretrained base vs base + the new adapter, through server/src/eval/forgetting.ts).
+ * Run with bench/eval_demo.mjs; environment: EVAL_DEMO_PRETRAIN_MINUTES (default 4) or EVAL_DEMO_PRETRAIN_STEPS
+ * (a fixed count, for reproducing a run on a machine of other speed), EVAL_DEMO_STEPS (LoRA steps, default 200),
+ * EVAL_DEMO_REUSE=1 to keep an existing pretrained model.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checkForgetting } from '../server/src/eval/forgetting';
+import { formatReport } from '../server/src/eval/report';
+import { baseOnnxDir } from '../server/src/models/modelStore';
+import type { Estimate } from '../server/src/eval/metrics';
+
+const ROOT = process.argv[2];
+const WORK = path.join(ROOT, '.cache', 'eval-demo');
+const PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
+const SITE = path.join(ROOT, '.venv', 'lib', 'python3.11', 'site-packages');
+const TRAINER_DIR = path.join(ROOT, 'server', 'trainer');
+const CORPUS_A = ['networkx/algorithms', 'jinja2', 'tqdm', 'fsspec'];
+const REPO_B_PACKAGE = 'pygments';
+/** Every Nth file of B (sorted) lands in the newest commit: 10 of 80, under the harvest's 30% holdout cap. */
+const HOLDOUT_EVERY = 8;
+const PRETRAIN_MINUTES = Number(process.env.EVAL_DEMO_PRETRAIN_MINUTES ?? 4);
+/** A fixed step count instead of the wall-clock budget, to reproduce a run on a machine of another speed or load. */
+const PRETRAIN_STEPS = Number(process.env.EVAL_DEMO_PRETRAIN_STEPS ?? 0);
+const LORA_STEPS = Number(process.env.EVAL_DEMO_STEPS ?? 200);
+/** Forgetting tasks on corpus A's held-out files. */
+const FORGETTING_TASKS = 64;
+
+const pct = (e: Estimate) => `${(e.mean * 100).toFixed(1)} [${(e.low * 100).toFixed(1)}, ${(e.high * 100).toFixed(1)}]`;
+
+function pyFiles(dir: string, skip?: RegExp): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory() && e.name !== 'tests' && e.name !== '__pycache__' && !skip?.test(p)) out.push(...pyFiles(p, skip));
+    else if (e.isFile() && e.name.endsWith('.py')) out.push(p);
+  }
+  return out.sort();
+}
+
+function git(cwd: string, args: string[], date: string): void {
+  execFileSync('git', args, {
+    cwd,
+    stdio: 'ignore',
+    env: { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.invalid', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.invalid' },
+  });
+}
+
+function pretrain(): string {
+  const out = path.join(WORK, 'pretrained');
+  const modelDir = path.join(out, 'model');
+  if (process.env.EVAL_DEMO_REUSE === '1' && fs.existsSync(path.join(modelDir, 'model.safetensors'))) return modelDir;
+  const demoDir = path.join(WORK, 'demo-model');
+  if (!fs.existsSync(path.join(demoDir, 'model.safetensors'))) {
+    execFileSync(PYTHON, ['-m', 'repotune_trainer.demo_model', '--out', demoDir], { cwd: TRAINER_DIR, env: { ...process.env, PYTHONPATH: TRAINER_DIR }, stdio: 'inherit' });
+  }
+  const list = path.join(WORK, 'corpus-a.txt');
+  const files = CORPUS_A.flatMap((pkg) => pyFiles(path.join(SITE, pkg)));
+  fs.writeFileSync(list, files.map((f) => `${SITE}\t${path.relative(SITE, f)}`).join('\n'));
+  const bytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
+  console.log(`corpus A: ${files.length} files, ${(bytes / 1e6).toFixed(2)} MB of ${CORPUS_A.join(', ')} (from ${SITE})`);
+  fs.rmSync(out, { recursive: true, force: true });
+  execFileSync(PYTHON, [path.join(ROOT, 'bench', 'eval_demo_pretrain.py'), '--model', demoDir, '--out', out, '--files', list, '--minutes', String(PRETRAIN_MINUTES), '--steps', String(PRETRAIN_STEPS), '--threads', '2'], { stdio: 'inherit' });
+  return modelDir;
+}
+
+function makeRepoB(): string {
+  const repo = path.join(WORK, 'repo-b');
+  fs.rmSync(repo, { recursive: true, force: true });
+  const src = path.join(SITE, REPO_B_PACKAGE);
+  const files = pyFiles(src, /[/\\]lexers$/).map((f) => path.relative(src, f));
+  for (const f of files) {
+    fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
+    fs.copyFileSync(path.join(src, f), path.join(repo, f));
+  }
+  const newest = files.filter((_, i) => i % HOLDOUT_EVERY === HOLDOUT_EVERY - 1);
+  git(repo, ['init', '-q'], '2026-01-01T00:00:00Z');
+  git(repo, ['add', ...files.filter((f) => !newest.includes(f))], '2026-01-01T00:00:00Z');
+  git(repo, ['commit', '-q', '-m', 'import'], '2026-01-01T00:00:00Z');
+  git(repo, ['add', ...newest], '2026-02-01T00:00:00Z');
+  git(repo, ['commit', '-q', '-m', 'newest'], '2026-02-01T00:00:00Z');
+  console.log(`repository B: ${files.length} files of ${REPO_B_PACKAGE} (no lexers) at ${repo}; newest commit (holdout): ${newest.join(', ')}`);
+  return repo;
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(WORK, { recursive: true });
+  const modelDir = pretrain();
+  const repo = makeRepoB();
+  const storage = path.join(WORK, 'storage');
+  fs.rmSync(storage, { recursive: true, force: true });
+  const stdout = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'fine-tune', repo, '--model', modelDir, '--steps', String(LORA_STEPS), '--no-gate', '--storage', storage, '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const outcome = JSON.parse(stdout.slice(stdout.indexOf('{')));
+  const report = JSON.parse(fs.readFileSync(outcome.evaluation.reportPath, 'utf8'));
+  console.log(`\n== repository B (${REPO_B_PACKAGE}), newest-commit holdout ==\n${formatReport(report)}`);
+
+  const forgetting = await checkForgetting({
+    previous: { runDir: path.join(WORK, 'pretrained', 'corpus-holdout'), modelDir, onnxDir: baseOnnxDir(storage, modelDir) },
+    modelDir,
+    newOnnxDir: outcome.onnxDir,
+    maxTasks: FORGETTING_TASKS,
+  });
+  if (!forgetting) throw new Error('corpus A holdout missing');
+  console.log(`\n== forgetting on corpus A's held-out files (${forgetting.tasks} tasks, no retrieval) ==`);
+  console.log(`pretrained base ${pct(forgetting.previousScore)}  base + adapter ${pct(forgetting.newScore)}  (edit similarity %)`);
+  console.log(forgetting.reason);
+  fs.writeFileSync(path.join(WORK, 'result.json'), JSON.stringify({ evaluation: report, forgetting, adapterDir: outcome.adapterDir }, null, 2));
+  console.log(`\nresult: ${path.join(WORK, 'result.json')}`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+/** What "Manage adapters" and the status bar tooltip show, from plain data (no VS Code). */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import type { RunSummary } from '../../server/src/protocol';
+import { adapterActions, adapterRow, runDateLabel } from '../../src/adapterItems';
+import { escapeMarkdown, tooltipMarkdown } from '../../src/statusTooltip';
+
+const base: RunSummary = { runId: 'r', createdAt: '2026-11-23T17:16:08.793Z', active: false, activatable: true };
+
+test('rows: the active run is marked; others say why they are not serving', () => {
+  const active = adapterRow({ ...base, active: true, steps: 12, finalLoss: 1.23456, evaluation: { gatePassed: true, reason: 'wins', reportPath: '/e.json' } });
+  assert.equal(active.label, '$(check) 2026-11-23 17:16:08 (active)');
+  assert.equal(active.description, '12 steps · loss 1.235 · gate passed');
+  assert.equal(active.detail, 'wins');
+  const cancelled = adapterRow({ ...base, activatable: false, inactiveReason: 'Cancelled before export' });
+  assert.match(cancelled.label, /circle-slash/);
+  assert.equal(cancelled.description, 'not evaluated');
+  assert.equal(cancelled.detail, 'Cancelled before export');
+  assert.equal(runDateLabel('not-a-date'), 'not-a-date');
+});
+
+test('actions: never delete or re-activate the active run; activate only what was exported', () => {
+  assert.deepEqual(adapterActions({ ...base, active: true }), []);
+  assert.deepEqual(adapterActions({ ...base, activatable: false }), ['delete']);
+  assert.deepEqual(adapterActions({ ...base, evaluation: { gatePassed: false, reason: 'x', reportPath: '/e' } }), ['activate', 'openEvaluation', 'delete']);
+});
+
+test('tooltip: message escaped, command links trusted one by one, pause or resume by setting', () => {
+  assert.equal(escapeMarkdown('run_1 *x* [a](b)'), 'run\\_1 \\*x\\* \\[a\\]\\(b\\)');
+  const on = tooltipMarkdown('Serving adapter\nAdapter: /a/b_c', true);
+  assert.match(on.markdown, /^Serving adapter {2}\nAdapter: \/a\/b\\_c\n/);
+  assert.match(on.markdown, /\[\$\(debug-pause\) Pause completions\]\(command:repotune\.toggleCompletions\)/);
+  assert.ok(on.commands.includes('repotune.manageAdapters') && on.commands.includes('repotune.restartServer'));
+  for (const [, id] of on.markdown.matchAll(/\(command:([\w.]+)\)/g)) assert.ok(on.commands.includes(id), `${id} is trusted`);
+  const off = tooltipMarkdown('Idle', false);
+  assert.match(off.markdown, /Completions are paused/);
+  assert.match(off.markdown, /Resume completions/);
+});
