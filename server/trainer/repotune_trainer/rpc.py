@@ -232,11 +232,12 @@ class Worker:
         if not isinstance(model_dir, str) or not isinstance(out_dir, str) or not (
                 adapter_dir is None or isinstance(adapter_dir, str)):
             raise WorkerError(BAD_DATA, "export_onnx needs {\"model_dir\": str, \"adapter_dir\": str|null, "
-                              "\"out_dir\": str}")
+                              "\"out_dir\": str, \"quantize\"?: \"int4\"|\"int8\"|null}")
         require_training_stack()
         from .export_onnx import export_onnx
 
-        return export_onnx(model_dir, adapter_dir, out_dir)
+        # export_onnx validates the value and names the allowed ones.
+        return export_onnx(model_dir, adapter_dir, out_dir, quantize=params.get("quantize"))
 
 
 def _redirect_stdout_to_stderr() -> TextIO:

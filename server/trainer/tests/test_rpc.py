@@ -111,6 +111,16 @@ def test_make_demo_model(worker, tmp_path):
     assert Path(result["model_dir"], "model.safetensors").is_file()
 
 
+def test_export_onnx_passes_quantize(worker, demo_model_dir, tmp_path):
+    result = worker.call("export_onnx", {"model_dir": str(demo_model_dir), "adapter_dir": None,
+                                         "out_dir": str(tmp_path / "q"), "quantize": "int8"}, timeout=120)["result"]
+    meta = json.loads(Path(result["onnx_dir"], "repotune-onnx.json").read_text())
+    assert meta.get("weight_quantization"), meta
+    err = worker.call("export_onnx", {"model_dir": str(demo_model_dir), "adapter_dir": None,
+                                      "out_dir": str(tmp_path / "bad"), "quantize": "int3"}, timeout=120)["error"]
+    assert err["code"] == -32000 and "int3" in err["message"]
+
+
 def test_train_sends_progress(worker, demo_model_dir, demo_shards, tmp_path):
     worker.notifications.clear()
     result = worker.call("train", train_params(demo_model_dir, demo_shards, tmp_path, max_steps=12))["result"]
