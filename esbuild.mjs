@@ -49,6 +49,9 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
   esbuild.build({ ...common, entryPoints: ['server/src/main.ts'], outfile: 'dist/server.js' }),
   esbuild.build({ ...common, entryPoints: ['server/src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  // Harvest worker threads (server/src/harvest/pool.ts looks for it beside or above the bundle that starts them).
+  esbuild.build({ ...common, entryPoints: ['server/src/harvest/worker.ts'], outfile: 'dist/harvestWorker.js' }),
+  withTests && esbuild.build({ ...common, entryPoints: ['server/src/harvest/worker.ts'], outfile: 'out/test/harvestWorker.js' }),
   withTests &&
     esbuild.build({ ...common, sourcemap: true, minify: false, entryPoints: findTests('test'), outdir: 'out/test', outbase: 'test' }),
 ]);

@@ -1,7 +1,8 @@
 // bench/complete: keystroke-to-text latency and prefill/decode speed of a 0.5B-shaped model, fp32 vs int4, on CPU.
-//   node bench/complete.mjs [--context 2048] [--keystrokes 10] [--threads N] [--llama]
+//   node bench/complete.mjs [--context 2048] [--keystrokes 10] [--threads N] [--attention gqa[,concat]] [--llama]
 // Builds (once) .cache/bench/qwen05b: random weights in Qwen2.5-Coder-0.5B's shape with the demo tokenizer, and
-// its fp32 and int4 ONNX exports (bench/complete_model.py), then bundles bench/complete.ts and runs it.
+// its fp32 and int4 ONNX exports per attention kernel (bench/complete_model.py; default gqa, the export default;
+// `--attention gqa,concat` adds the standard-ops graph for comparison), then bundles bench/complete.ts and runs it.
 // --llama adds the llama.cpp peer: installs node-llama-cpp (+ its prebuilt CPU binary) into .cache/bench/llama-peer
 // and the `gguf` PyPI package into .cache/bench/pylib (neither is a project dependency), writes the same weights as
 // GGUF f32 and Q4_0 (bench/complete_gguf.py) and runs bench/complete-llama.mjs on the same prompt ids.
@@ -19,12 +20,12 @@ const LLAMA_PEER_DIR = path.join(ROOT, '.cache', 'bench', 'llama-peer');
 const PYLIB_DIR = path.join(ROOT, '.cache', 'bench', 'pylib');
 const NODE_LLAMA_CPP_VERSION = '3.22.1';
 const GGUF_VERSION = '0.19.0';
-const { values } = parseArgs({ options: { context: { type: 'string', default: '2048' }, keystrokes: { type: 'string', default: '10' }, threads: { type: 'string', default: '' }, llama: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { context: { type: 'string', default: '2048' }, keystrokes: { type: 'string', default: '10' }, threads: { type: 'string', default: '' }, attention: { type: 'string', default: 'gqa' }, llama: { type: 'boolean', default: false } } });
 
 if (!fs.existsSync(path.join(DEMO_MODEL, 'tokenizer.json'))) {
   execFileSync(PYTHON, ['-m', 'repotune_trainer.demo_model', '--out', DEMO_MODEL], { cwd: path.join(ROOT, 'server', 'trainer'), stdio: 'inherit', env: { ...process.env, PYTHONPATH: path.join(ROOT, 'server', 'trainer') } });
 }
-execFileSync(PYTHON, [path.join(ROOT, 'bench', 'complete_model.py'), BENCH_DIR, DEMO_MODEL], { stdio: 'inherit' });
+execFileSync(PYTHON, [path.join(ROOT, 'bench', 'complete_model.py'), BENCH_DIR, DEMO_MODEL, values.attention], { stdio: 'inherit' });
 if (values.llama) {
   if (!fs.existsSync(path.join(LLAMA_PEER_DIR, 'node_modules', 'node-llama-cpp'))) {
     fs.mkdirSync(LLAMA_PEER_DIR, { recursive: true });
@@ -41,7 +42,7 @@ const out = path.join(ROOT, '.cache', `bench-complete-${process.pid}.cjs`);
 try {
   await esbuild.build({ entryPoints: [path.join(ROOT, 'bench/complete.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: out, logLevel: 'warning', external: ['onnxruntime-node'] });
   const env = values.llama ? { ...process.env, LLAMA_PEER_DIR } : process.env;
-  execFileSync(process.execPath, [out, BENCH_DIR, values.context, values.keystrokes, values.threads], { stdio: 'inherit', env });
+  execFileSync(process.execPath, [out, BENCH_DIR, values.context, values.keystrokes, values.threads, values.attention], { stdio: 'inherit', env });
 } finally {
   fs.rmSync(out, { force: true });
 }

@@ -1,8 +1,9 @@
 """Builds (once) the benchmark model of bench/complete: Qwen2.5-Coder-0.5B's shape with random weights.
 
-    python bench/complete_model.py OUT_DIR DEMO_MODEL_DIR
+    python bench/complete_model.py OUT_DIR DEMO_MODEL_DIR [ATTENTION,...]
 
-Writes OUT_DIR/hf (Hugging Face dir with the demo tokenizer), OUT_DIR/onnx-fp32 and OUT_DIR/onnx-int4.
+Writes OUT_DIR/hf (Hugging Face dir with the demo tokenizer) and, per attention kernel (default gqa; see
+repotune_trainer/onnx_graph.py ATTENTION_CHOICES), OUT_DIR/onnx-fp32-<attention> and OUT_DIR/onnx-int4-<attention>.
 The vocabulary keeps Qwen2.5's 151,936 rows, so the embedding and the lm_head cost what the real model's do; the
 demo tokenizer only knows the first ids, so the rows above it are zeroed: their logits are 0 and greedy decoding
 (random positive and negative logits elsewhere) stays on ids the tokenizer can decode. The compute is unchanged.
@@ -53,6 +54,7 @@ def build_hf(hf_dir: Path, demo_dir: Path) -> None:
 
 def main() -> int:
     out, demo = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    attentions = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else ["gqa"]
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server" / "trainer"))
     from repotune_trainer.export_onnx import export_onnx
 
@@ -61,11 +63,12 @@ def main() -> int:
     if not (hf / "model.safetensors").is_file():
         print(f"building random 0.5B-shaped model in {hf}", file=sys.stderr)
         build_hf(hf, demo)
-    for quantize in (None, "int4"):
-        target = out / f"onnx-{quantize or 'fp32'}"
-        if not (target / "repotune-onnx.json").is_file():
-            print(f"exporting {target}", file=sys.stderr)
-            export_onnx(str(hf), None, str(target), quantize=quantize)
+    for attention in attentions:
+        for quantize in (None, "int4"):
+            target = out / f"onnx-{quantize or 'fp32'}-{attention}"
+            if not (target / "repotune-onnx.json").is_file():
+                print(f"exporting {target}", file=sys.stderr)
+                export_onnx(str(hf), None, str(target), quantize=quantize, attention=attention)
     return 0
 
 

@@ -59,7 +59,11 @@ function git(cwd: string, args: string[], date: string): void {
 function pretrain(): string {
   const out = path.join(WORK, 'pretrained');
   const modelDir = path.join(out, 'model');
-  if (process.env.EVAL_DEMO_REUSE === '1' && fs.existsSync(path.join(modelDir, 'model.safetensors'))) return modelDir;
+  if (process.env.EVAL_DEMO_REUSE === '1' && fs.existsSync(path.join(modelDir, 'model.safetensors'))) {
+    // A model pretrained before the marker was left out: without this its LoRA would get the random demo's LR.
+    fs.rmSync(path.join(modelDir, 'repotune-demo.json'), { force: true });
+    return modelDir;
+  }
   const demoDir = path.join(WORK, 'demo-model');
   if (!fs.existsSync(path.join(demoDir, 'model.safetensors'))) {
     execFileSync(PYTHON, ['-m', 'repotune_trainer.demo_model', '--out', demoDir], { cwd: TRAINER_DIR, env: { ...process.env, PYTHONPATH: TRAINER_DIR }, stdio: 'inherit' });

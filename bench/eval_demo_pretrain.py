@@ -26,6 +26,7 @@ HOLDOUT_FILES = 24
 PREFIX_CHARS = 1200  # about 400 tokens of this tokenizer: most of the window, as in serving
 SUFFIX_CHARS = 400
 SEED = 0
+DEMO_MARKER = "repotune-demo.json"  # server/src/models/modelStore.ts isDemoModel
 
 
 def fim_sample(text: str, rng: random.Random) -> str:
@@ -108,8 +109,10 @@ def main() -> None:
         if step % 50 == 0:
             print(f"step {step} loss {loss_avg:.3f} lr {lr:.2e} {time.monotonic() - started:.0f}s", flush=True)
     model.save_pretrained(out / "model")
-    for f in Path(args.model).iterdir():  # tokenizer, config, model card and demo marker as they were (not re-serialised)
-        if f.is_file() and not f.name.endswith(".safetensors") and f.name != "config.json":
+    # Tokenizer and model card as they were (not re-serialised). Not the demo marker: a pretrained base is no longer
+    # the random demo model, and the marker would give its LoRA the random model's learning rate (6e-3, far too high).
+    for f in Path(args.model).iterdir():
+        if f.is_file() and not f.name.endswith(".safetensors") and f.name not in ("config.json", DEMO_MARKER):
             shutil.copy(f, out / "model" / f.name)
     print(json.dumps({"steps": step, "loss": loss_avg, "train_files": len(train), "holdout_files": len(holdout),
                       "seconds": round(time.monotonic() - started, 1), "model_dir": str(out / "model")}))

@@ -1,9 +1,11 @@
 /**
  * Child process of bench/harvest.mjs: harvests one repository into a corpus folder and prints one JSON line with
  * the wall time and this process's peak resident memory (VmHWM), so the figure covers the harvest alone.
+ * Args: <repo> <corpusDir> [workers] (workers: harvest threads, 0 = this thread; default: the harvest's choice).
  */
 import * as fs from 'node:fs';
 import { harvest } from '../server/src/harvest/harvest';
+import { workerCount } from '../server/src/harvest/pool';
 
 function peakRssBytes(): number {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
@@ -12,11 +14,13 @@ function peakRssBytes(): number {
 }
 
 async function main(): Promise<void> {
-  const [repo, corpusDir] = process.argv.slice(2);
+  const [repo, corpusDir, workersArg] = process.argv.slice(2);
+  const workers = workersArg ? Number(workersArg) : undefined;
   const start = performance.now();
-  const result = await harvest(repo, { corpusDir });
+  const result = await harvest(repo, { corpusDir, workers });
   const ms = performance.now() - start;
-  console.log(JSON.stringify({ ms, peakRss: peakRssBytes(), manifest: result.manifest }));
+  const used = workers ?? workerCount(undefined, result.manifest.filesIn);
+  console.log(JSON.stringify({ ms, workers: used, peakRss: peakRssBytes(), manifest: result.manifest }));
 }
 
 main().catch((e) => {

@@ -88,27 +88,36 @@ function timePlainRead(repo) {
 async function main() {
   const repo = values.repo ? path.resolve(values.repo) : path.join(ROOT, '.cache', 'bench', `harvest-${nFiles}`);
   if (!values.repo) buildRepo(repo, nFiles);
-  const childJs = path.join(os.tmpdir(), `repotune-bench-harvest-${process.pid}.cjs`);
-  await esbuild.build({ entryPoints: [path.join(ROOT, 'bench/harvest-child.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: childJs, logLevel: 'warning' });
+  const benchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'repotune-bench-harvest-'));
+  const childJs = path.join(benchDir, 'child.cjs');
+  const bundle = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
+  await esbuild.build({ ...bundle, entryPoints: [path.join(ROOT, 'bench/harvest-child.ts')], outfile: childJs });
+  // The harvest's worker threads load this bundle from beside the child (server/src/harvest/pool.ts).
+  const workerJs = path.join(benchDir, 'harvestWorker.js');
+  await esbuild.build({ ...bundle, entryPoints: [path.join(ROOT, 'server/src/harvest/worker.ts')], outfile: workerJs });
   const corpus = fs.mkdtempSync(path.join(os.tmpdir(), 'repotune-bench-corpus-'));
   try {
     timePlainRead(repo); // warm the page cache, so both sides read from memory
     for (let run = 0; run < runs; run++) {
       const plainMs = timePlainRead(repo);
-      const out = execFileSync(process.execPath, [childJs, repo, corpus], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-      const { ms, peakRss, manifest } = JSON.parse(out.trim().split('\n').pop());
+      const harvestOnce = (workers) => JSON.parse(execFileSync(process.execPath, [childJs, repo, corpus, String(workers ?? '')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).trim().split('\n').pop());
+      const threaded = harvestOnce(undefined);
+      const single = harvestOnce(0);
       const plainAfterMs = timePlainRead(repo);
       const plain = Math.min(plainMs, plainAfterMs);
+      const { manifest } = threaded;
       console.log(`repository:   ${repo}`);
       console.log(`files:        ${manifest.filesIn} in, ${manifest.filesOut} kept; ${(manifest.bytesIn / 1024 ** 2).toFixed(1)} MiB read; left out: ${JSON.stringify(manifest.byReason)}`);
       console.log(`secrets:      ${JSON.stringify(manifest.secretsRedacted)}`);
       console.log(`plain read:   ${plain.toFixed(0)} ms (git ls-files -z | xargs -0 cat, warm cache; best of before/after)`);
-      console.log(`harvest:      ${ms.toFixed(0)} ms   ratio ${(ms / plain).toFixed(2)}× (target ≤ ${TARGET_RATIO}×)`);
-      console.log(`peak RSS:     ${(peakRss / 1024 ** 2).toFixed(0)} MiB (harvest process, VmHWM)`);
+      console.log(`harvest:      ${threaded.ms.toFixed(0)} ms with ${threaded.workers} worker threads   ratio ${(threaded.ms / plain).toFixed(2)}× (target ≤ ${TARGET_RATIO}×)`);
+      console.log(`              ${single.ms.toFixed(0)} ms in one thread   ratio ${(single.ms / plain).toFixed(2)}×`);
+      console.log(`same result:  ${JSON.stringify(single.manifest) === JSON.stringify(manifest)} (threaded vs one thread manifests)`);
+      console.log(`peak RSS:     ${(threaded.peakRss / 1024 ** 2).toFixed(0)} MiB threaded, ${(single.peakRss / 1024 ** 2).toFixed(0)} MiB one thread (harvest process, VmHWM)`);
     }
   } finally {
     fs.rmSync(corpus, { recursive: true, force: true });
-    fs.rmSync(childJs, { force: true });
+    fs.rmSync(benchDir, { recursive: true, force: true });
   }
 }
 

@@ -151,9 +151,33 @@
     }
   }
 
+  function renderAcceptance(view) {
+    const table = /** @type {HTMLTableElement} */ ($('acceptance-table'));
+    const body = table.tBodies[0];
+    body.replaceChildren();
+    // Adapter rows, then the total (the only row before any completion was shown).
+    const rows = view.rows.length > 1 ? view.rows.concat([view.total]) : view.rows.length ? view.rows : [view.total];
+    for (const row of rows) {
+      const tr = document.createElement('tr');
+      if (row === view.total) tr.className = 'total';
+      tr.dataset.adapter = row.adapter;
+      tr.append(
+        // Run ids are start times made file-safe: show them as the adapter table does.
+        text('td', row.adapter.replace(/^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-\d{3}Z$/, '$1 $2:$3:$4')),
+        text('td', String(row.shown)),
+        text('td', String(row.accepted)),
+        text('td', String(row.dismissed)),
+        text('td', String(row.editedAfterAccept)),
+        text('td', row.rate === null ? '—' : pct(row.rate)),
+      );
+      body.append(tr);
+    }
+  }
+
   window.addEventListener('message', (event) => {
     const m = event.data;
-    if (m.type === 'training') renderTraining(m.training);
+    if (m.type === 'acceptance') renderAcceptance(m.acceptance);
+    else if (m.type === 'training') renderTraining(m.training);
     else if (m.type === 'runs') renderRuns(m.runs, m.error);
     else if (m.type === 'evaluation') renderEvaluation(m.evaluation, m.runId);
   });

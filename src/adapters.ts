@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { Requests, type ActivateRunResult, type ListRunsResult, type RunSummary } from '../server/src/protocol';
 import { ACTION_LABELS, adapterActions, adapterRow, runDateLabel, type AdapterAction } from './adapterItems';
 import type { Ctx } from './ctx';
+import { exportAdapterCommand } from './exportAdapter';
 
 type RunPick = vscode.QuickPickItem & ({ run: RunSummary } | { rollback: string });
 type ActionPick = vscode.QuickPickItem & { action: AdapterAction };
@@ -34,7 +35,7 @@ export async function manageAdapters(ctx: Ctx): Promise<void> {
   ];
   const picked = (await vscode.window.showQuickPick(items, {
     title: `RepoTune adapters (${runs.length} run${runs.length === 1 ? '' : 's'})`,
-    placeHolder: 'Choose a run to activate, inspect or delete it',
+    placeHolder: 'Choose a run to activate, inspect, export or delete it',
     matchOnDescription: true,
     matchOnDetail: true,
   })) as RunPick | undefined;
@@ -59,6 +60,9 @@ async function runAction(ctx: Ctx, run: RunSummary): Promise<void> {
       void vscode.window.showInformationMessage(`RepoTune: ${result.message}`);
       return;
     }
+    case 'export':
+      await exportAdapterCommand(ctx, { runId: run.runId });
+      return;
     case 'openEvaluation':
       if (run.evaluation) await vscode.window.showTextDocument(vscode.Uri.file(run.evaluation.reportPath), { preview: true });
       return;

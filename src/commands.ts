@@ -10,6 +10,10 @@ import { generateModelCode } from './generateModel';
 import { manageAdapters } from './adapters';
 import { DashboardPanel } from './dashboard/panel';
 import { chooseModel } from './chooseModel';
+import { checkEnvironment, setupEnvironment } from './environmentCommands';
+import { openWalkthrough } from './walkthrough';
+import { listenForHarvestSummary } from './trainingConfirm';
+import { exportAdapterCommand, type ExportCommandArgs } from './exportAdapter';
 
 /** Wrap a command so that any failure becomes one error message (and a log line), not an unhandled rejection. */
 function safely(ctx: Ctx, name: string, body: () => Promise<unknown>): () => Promise<void> {
@@ -54,6 +58,19 @@ export function registerCommands(ctx: Ctx): void {
 
   register(COMMANDS.manageAdapters.command, 'manage adapters', () => manageAdapters(ctx));
 
+  // Arguments (run, format, folder) come from executeCommand or a keybinding; the palette passes none.
+  ctx.pushSubscription(
+    vscode.commands.registerCommand(COMMANDS.exportAdapter.command, (args?: unknown) =>
+      safely(ctx, 'export adapter', () => exportAdapterCommand(ctx, typeof args === 'object' && args !== null ? (args as ExportCommandArgs) : {}))(),
+    ),
+  );
+
+  register(COMMANDS.checkEnvironment.command, 'check environment', () => checkEnvironment(ctx));
+
+  register(COMMANDS.setupEnvironment.command, 'create trainer environment', () => setupEnvironment(ctx));
+
+  register(COMMANDS.getStarted.command, 'get started', () => openWalkthrough());
+
   register(COMMANDS.toggleCompletions.command, 'pause/resume completions', async () => {
     const enabled = !readConfig().completionsEnabled;
     // Global: pausing is a user's choice about their editor, not a property of the workspace.
@@ -89,6 +106,7 @@ async function fineTune(ctx: Ctx): Promise<void> {
     modelDir: config.modelDirectory,
     maxSteps: config.maxSteps,
     gate: config.evaluationGate,
+    confirmBeforeTraining: config.confirmBeforeTraining,
   };
   ctx.log.info(`Fine-tune on ${params.workspace} (${params.maxSteps} steps, model ${params.modelDir ?? 'demo'})`);
 
@@ -102,6 +120,7 @@ async function fineTune(ctx: Ctx): Promise<void> {
         reported += increment;
         progress.report({ message: formatProgress(p), increment });
       });
+      const summaryListener = listenForHarvestSummary(ctx, client, (text) => progress.report({ message: `harvested: ${text}` }));
       const cancelListener = token.onCancellationRequested(() => {
         ctx.log.info('Fine-tune cancelled by the user');
         // The request's own $/cancelRequest reaches the sidecar too; this explicit request also stops a
@@ -117,6 +136,7 @@ async function fineTune(ctx: Ctx): Promise<void> {
         throw err;
       } finally {
         listener.dispose();
+        summaryListener.dispose();
         cancelListener.dispose();
       }
     },
@@ -124,7 +144,7 @@ async function fineTune(ctx: Ctx): Promise<void> {
 
   if (!('result' in outcome) || outcome.result.cancelled) {
     const n = 'result' in outcome ? outcome.result.steps : undefined;
-    const steps = n === undefined ? '' : ` after ${n} step${n === 1 ? '' : 's'}`;
+    const steps = n === undefined ? '' : n === 0 ? ' before training; nothing was trained' : ` after ${n} step${n === 1 ? '' : 's'}`;
     void vscode.window.showInformationMessage(`RepoTune: fine-tune cancelled${steps}.`);
     return;
   }
@@ -137,8 +157,13 @@ async function fineTune(ctx: Ctx): Promise<void> {
     `RepoTune: fine-tuned${demo} on ${r.filesUsed} files (${r.examples} examples), ${r.steps} steps, final loss ` +
     `${r.finalLoss.toFixed(3)}. Adapter: ${r.adapterDir}`;
   // Not activated is not an error, but the user must see why completions did not change.
-  if (r.activated) void vscode.window.showInformationMessage(`${summary}. ${r.activationReason}`);
-  else void vscode.window.showWarningMessage(`${summary}. ${r.activationReason}`, 'Show logs').then((choice) => {
+  // The evaluation table is on the dashboard; offer it whenever the run was evaluated.
+  const buttons = r.evaluation ? ['Show evaluation', 'Show logs'] : ['Show logs'];
+  const show = r.activated
+    ? vscode.window.showInformationMessage(`${summary}. Activated: ${r.activationReason}`, ...buttons)
+    : vscode.window.showWarningMessage(`${summary}. Not activated: ${r.activationReason}`, ...buttons);
+  void show.then((choice) => {
     if (choice === 'Show logs') ctx.log.show();
+    else if (choice === 'Show evaluation') DashboardPanel.show(ctx);
   });
 }

@@ -20,6 +20,7 @@ export interface RepoTuneConfig {
   maxSteps: number;
   completionsEnabled: boolean;
   evaluationGate: boolean;
+  confirmBeforeTraining: boolean;
   logLevel: LogLevelName;
 }
 
@@ -46,6 +47,7 @@ export function readConfig(): RepoTuneConfig {
     maxSteps,
     completionsEnabled: read<boolean>('repotune.completions.enabled') !== false,
     evaluationGate: read<boolean>('repotune.evaluation.gate') !== false,
+    confirmBeforeTraining: read<boolean>('repotune.confirmBeforeTraining') !== false,
     logLevel: (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevelName) : 'info',
   };
 }

@@ -23,6 +23,7 @@ import { readConfig } from './config';
 import { Log, describeError } from './log';
 import { StatusBar } from './statusBar';
 import { EMPTY_TRAINING, applyTrainingProgress, type TrainingSnapshot } from './dashboard/trainingHistory';
+import { AcceptanceRecorder } from './acceptance';
 
 const CLIENT_ID = 'repotune';
 const CLIENT_NAME = 'RepoTune';
@@ -65,6 +66,8 @@ class QuietLanguageClient extends LanguageClient {
 export class Ctx implements vscode.Disposable {
   readonly log = new Log();
   readonly statusBar = new StatusBar();
+  /** Accepted / dismissed / edited-after-accept counts of inline completions (local only; the dashboard shows them). */
+  readonly acceptance: AcceptanceRecorder;
   private client: LanguageClient | undefined;
   private clientSubscriptions: vscode.Disposable[] = [];
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -78,7 +81,8 @@ export class Ctx implements vscode.Disposable {
   private starting: Promise<void> | undefined;
 
   constructor(readonly extension: vscode.ExtensionContext) {
-    this.subscriptions.push(this.log, this.statusBar, this.progressEmitter);
+    this.acceptance = new AcceptanceRecorder(extension.workspaceState);
+    this.subscriptions.push(this.log, this.statusBar, this.progressEmitter, this.acceptance);
     this.log.setLevel(readConfig().logLevel);
   }
 
@@ -199,13 +203,16 @@ export class Ctx implements vscode.Disposable {
       middleware: {
         // Read on every request, so toggling the setting takes effect without a restart.
         provideInlineCompletionItems: (document, position, context, token, next) =>
-          readConfig().completionsEnabled ? next(document, position, context, token) : undefined,
+          readConfig().completionsEnabled ? this.acceptance.provide(document, position, context, token, next) : undefined,
       },
     };
     const client = new QuietLanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
     this.client = client;
     this.clientSubscriptions.push(
-      client.onNotification(Notifications.status, (p: StatusParams) => this.statusBar.onStatus(p)),
+      client.onNotification(Notifications.status, (p: StatusParams) => {
+        this.statusBar.onStatus(p);
+        if (p.state === 'serving') this.acceptance.setAdapter(p.adapter);
+      }),
       client.onNotification(Notifications.progress, (p: ProgressParams) => {
         this.statusBar.onProgress(p);
         this.training = applyTrainingProgress(this.training, p);

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { RESTART_SETTINGS, affectsAny } from './config';
 import { registerCommands } from './commands';
 import { Ctx } from './ctx';
+import { openWalkthroughOnce } from './walkthrough';
 
 let ctx: Ctx | undefined;
 
@@ -32,6 +33,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<RepoTu
     }),
   );
   current.log.info(`RepoTune ${context.extension.packageJSON.version ?? ''} activating (VS Code ${vscode.version})`);
+  openWalkthroughOnce(context);
   // Not awaited: activation must not wait for the sidecar, and a failure is reported by start() itself.
   void current.start();
   return { isServerRunning: () => current.isRunning };

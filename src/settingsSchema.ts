@@ -66,6 +66,13 @@ export const SETTINGS = {
       'Activate a new adapter only if it beats the base model on completions from your newest commits (beyond the 95% interval). Off = always activate.',
     order: 5,
   },
+  'repotune.confirmBeforeTraining': {
+    type: 'boolean',
+    default: true,
+    description:
+      'Before training, show what the harvest kept and left out (files, secrets redacted) and wait for "Start training". Off = train right after the harvest.',
+    order: 6,
+  },
   'repotune.logLevel': {
     type: 'string',
     default: 'info',
@@ -86,6 +93,10 @@ export const COMMANDS = {
   chooseModel: { command: 'repotune.chooseModel', title: 'Choose model', category: 'RepoTune' },
   manageAdapters: { command: 'repotune.manageAdapters', title: 'Manage adapters', category: 'RepoTune' },
   toggleCompletions: { command: 'repotune.toggleCompletions', title: 'Pause/resume completions', category: 'RepoTune' },
+  checkEnvironment: { command: 'repotune.checkEnvironment', title: 'Check environment', category: 'RepoTune' },
+  setupEnvironment: { command: 'repotune.setupEnvironment', title: 'Create trainer environment', category: 'RepoTune' },
+  getStarted: { command: 'repotune.getStarted', title: 'Get started', category: 'RepoTune' },
+  exportAdapter: { command: 'repotune.exportAdapter', title: 'Export adapter', category: 'RepoTune' },
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS]['command'];

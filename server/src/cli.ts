@@ -15,6 +15,8 @@
  *   repotune examples <repo> [--n 5] [--seed S] [--model DIR]
  *                                                        a few training examples as the model sees them, with
  *                                                        ⟦context⟧ ⟦prefix⟧ ⟦MIDDLE⟧ ⟦/suffix⟧ marked
+ *   repotune export-adapter <repo> --format peft|merged|onnx --out DIR [--quantize int8|int4] [--run-id ID] [--force]
+ *                                                        write a run's adapter (default: the active one) elsewhere
  *   repotune env                                         what the Python worker sees (torch, CUDA, GPU memory)
  */
 import * as fs from 'node:fs';
@@ -36,7 +38,8 @@ import { DEFAULT_SHOWN_EXAMPLES, runExamplesCommand } from './examples/render';
 import { evaluateAdapter } from './eval/evaluate';
 import { formatReport } from './eval/report';
 import { ensureBaseOnnx } from './models/modelStore';
-import type { GenerateModelCodeResult, ProgressParams } from './protocol';
+import type { ExportFormat, ExportQuantization, GenerateModelCodeResult, ProgressParams } from './protocol';
+import { ExportAdapterError, exportAdapter } from './pipeline/exportAdapter';
 import { runGenerateRequest } from './generate/request';
 import { SpecError } from './generate/spec';
 import { NoAdapterError } from './generate/session';
@@ -52,6 +55,7 @@ const USAGE = `usage:
   repotune complete <file> --line N --col N [--workspace DIR] [--storage DIR]
   repotune generate --workspace DIR --task T --inputs SPEC --outputs SPEC --loss NAME [--framework torch] [--run] [--target FILE] [--storage DIR] [--json]
   repotune examples <repo> [--n 5] [--seed S] [--model DIR]   print rendered training examples, spans marked
+  repotune export-adapter <repo> --format peft|merged|onnx --out DIR [--quantize int8|int4] [--run-id ID] [--force] [--storage DIR]
   repotune env`;
 
 async function main(argv: string[]): Promise<number> {
@@ -80,6 +84,10 @@ async function main(argv: string[]): Promise<number> {
       framework: { type: 'string' },
       run: { type: 'boolean' },
       target: { type: 'string' },
+      format: { type: 'string' },
+      quantize: { type: 'string' },
+      'run-id': { type: 'string' },
+      force: { type: 'boolean' },
       ...HARVEST_CLI_OPTIONS,
     },
   });
@@ -123,7 +131,17 @@ corpus:    ${corpus}`);
       try {
         const outcome = await runFineTune(
           { workspace: path.resolve(target), modelDir: values.model && path.resolve(values.model), maxSteps: steps, gate: !values['no-gate'] },
-          { trainer, storageDir, onProgress: printProgress, log: () => undefined },
+          {
+            trainer,
+            storageDir,
+            onProgress: printProgress,
+            log: () => undefined,
+            // Unattended: the summary is printed as soon as the harvest is done, and training goes on.
+            onHarvested: (summary) => {
+              if (!values.json) console.log(`\n${summary.text}\nmanifest:  ${summary.manifestPath}\n`);
+              return true;
+            },
+          },
           abortOnSigint(),
         );
         if (values.json) console.log(JSON.stringify(outcome, null, 2));
@@ -135,6 +153,31 @@ corpus:    ${corpus}`);
         return outcome.cancelled ? 130 : 0;
       } finally {
         await trainer.dispose();
+      }
+    }
+    case 'export-adapter': {
+      if (!target || !values.out || !values.format) throw new UsageError('export-adapter needs <repo>, --format peft|merged|onnx and --out <dir>');
+      const abort = abortOnSigint();
+      try {
+        const result = await exportAdapter({
+          storageDir,
+          workspace: path.resolve(target),
+          runId: values['run-id'],
+          format: values.format as ExportFormat,
+          quantize: (values.quantize ?? null) as ExportQuantization,
+          targetDir: path.resolve(values.out),
+          overwrite: values.force === true,
+          makeWorker: makeTrainer,
+          signal: abort,
+          onProgress: (m) => console.error(m),
+        });
+        console.log(`exported run ${result.runId} to ${result.targetDir} (${result.files.length} files, ${(result.bytes / 1024 ** 2).toFixed(1)} MiB, ${result.seconds.toFixed(1)} s)`);
+        return 0;
+      } catch (err) {
+        if (!(err instanceof ExportAdapterError)) throw err;
+        const hint = err.kind === 'target_not_empty' ? ' (--force replaces it)' : '';
+        console.error(`export-adapter: ${err.message}${hint}`);
+        return err.kind === 'cancelled' ? 130 : 1;
       }
     }
     case 'complete': {

@@ -16,10 +16,13 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { Notifications, Requests, type ActivateRunResult, type DownloadModelParams, type DownloadModelResult, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type StatusParams } from './protocol';
+import { Notifications, Requests, type ActivateRunResult, type ConfirmTrainingResult, type DownloadModelParams, type ExportAdapterParams, type DownloadModelResult, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type StatusParams } from './protocol';
 import { TrainerProcess, TrainerError } from './training/trainerProcess';
 import { resolvePython } from './training/python';
+import { checkTrainerEnvironment } from './environment/checkEnvironment';
 import { runFineTune } from './pipeline/fineTune';
+import { awaitConfirmation } from './pipeline/trainingConfirmation';
+import { ExportAdapterError, exportAdapter } from './pipeline/exportAdapter';
 import { readActiveRun, type ActiveRun } from './pipeline/runStore';
 import { HubError, downloadModel, hubCacheDir } from './models/hubDownload';
 import { RunCatalogError, activateRun, deleteRun, listRuns, rollbackRun } from './pipeline/runCatalog';
@@ -136,6 +139,19 @@ connection.onRequest(Requests.fineTune, async (params: FineTuneParams, token) =>
           void connection.sendNotification(Notifications.progress, p);
           if (p.stage === 'train') setStatus({ state: 'training', message: `Training ${Math.round(p.percent ?? 0)}%` });
         },
+        onHarvested: async (summary) => {
+          if (!params.confirmBeforeTraining) {
+            void connection.sendNotification(Notifications.harvestSummary, summary);
+            return true;
+          }
+          setStatus({ state: 'harvesting', message: 'Harvest done: waiting for "Start training"' });
+          const answer = await awaitConfirmation(
+            () => connection.sendRequest<ConfirmTrainingResult>(Requests.confirmTraining, summary).then((r) => r?.start === true),
+            abort.signal,
+          );
+          log('info', `Harvest summary answered: ${answer}`);
+          return answer === 'start';
+        },
       },
       abort.signal,
     );
@@ -162,6 +178,8 @@ connection.onRequest(Requests.cancelFineTune, async () => {
 });
 
 connection.onRequest(Requests.status, () => status);
+
+connection.onRequest(Requests.checkEnvironment, () => checkTrainerEnvironment(trainer, pythonExe));
 
 /** Adapter management ("Manage adapters", the dashboard): run-catalogue errors reach the user as they are. */
 const RUN_CATALOG_ERROR = 4;
@@ -199,6 +217,39 @@ connection.onRequest(Requests.deleteRun, (params: { runId: string }) =>
     return { deleted: params.runId };
   })(),
 );
+
+/** "Export adapter": errors carry data.kind (`target_not_empty` makes the client ask before replacing). */
+const EXPORT_ERROR = 6;
+
+connection.onRequest(Requests.exportAdapter, async (params: ExportAdapterParams, token) => {
+  if (!workspaceRoot) throw new ResponseError(EXPORT_ERROR, 'Open a folder to export its adapters.', { kind: 'bad_request' });
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  try {
+    const result = await exportAdapter({
+      storageDir: options.storageDir,
+      workspace: workspaceRoot,
+      runId: params?.runId,
+      format: params?.format,
+      quantize: params?.quantize ?? null,
+      targetDir: String(params?.targetDir ?? ''),
+      overwrite: params?.overwrite === true,
+      // Its own worker: a cancel kills it without touching the training worker (pipeline/exportAdapter.ts).
+      makeWorker: () => new TrainerProcess({ python: pythonExe, trainerDir: options.trainerDir, log }),
+      signal: abort.signal,
+      onProgress: (message) => void connection.sendNotification(Notifications.exportProgress, { message }),
+    });
+    log('info', `Exported run ${result.runId} (${params.format}) to ${result.targetDir} in ${result.seconds.toFixed(1)} s`);
+    return result;
+  } catch (err) {
+    const e = err as Error;
+    const kind = err instanceof ExportAdapterError ? err.kind : 'failed';
+    log(kind === 'cancelled' || kind === 'target_not_empty' ? 'info' : 'warning', `Export: ${e.message}`);
+    throw new ResponseError(EXPORT_ERROR, e.message, { kind });
+  } finally {
+    sub.dispose();
+  }
+});
 
 /** Between two download-progress notifications per file. */
 const DOWNLOAD_PROGRESS_INTERVAL_MS = 200;

@@ -18,6 +18,38 @@ export interface FineTuneParams {
   seed?: number;
   /** Activate only an adapter that beats the base model on the holdout (default true). */
   gate?: boolean;
+  /**
+   * Ask the client (`repotune/confirmTraining`) whether to train once the harvest summary is known (default false:
+   * the summary is only announced, `repotune/harvestSummary`, and training starts at once).
+   */
+  confirmBeforeTraining?: boolean;
+}
+
+/**
+ * What the harvest kept and left out, sent as soon as it is done (before any training). Counts only: secrets are
+ * counted per rule, never their values.
+ */
+export interface HarvestSummaryParams {
+  workspace: string;
+  /** The run's manifest.json (every file in and out, with the reason). */
+  manifestPath: string;
+  filesIn: number;
+  filesOut: number;
+  filesExcluded: number;
+  byReason: Record<string, number>;
+  bytesIn: number;
+  bytes: number;
+  languages: Record<string, number>;
+  secretsRedacted: Record<string, number>;
+  trainFiles: number;
+  holdoutFiles: number;
+  /** The same, as the CLI prints it (several lines). */
+  text: string;
+}
+
+/** The client's answer to `repotune/confirmTraining`. */
+export interface ConfirmTrainingResult {
+  start: boolean;
 }
 
 export interface FineTuneResult {
@@ -153,6 +185,55 @@ export interface DownloadProgressParams {
   totalBytes: number;
 }
 
+/** Formats "Export adapter" writes: the PEFT folder as trained, base+adapter merged (HF folder), or ONNX. */
+export type ExportFormat = 'peft' | 'merged' | 'onnx';
+/** Weight quantization of an ONNX export (null = fp32). */
+export type ExportQuantization = 'int8' | 'int4' | null;
+
+export interface ExportAdapterParams {
+  /** A run of the workspace (listRuns); omitted = the active run. */
+  runId?: string;
+  format: ExportFormat;
+  quantize?: ExportQuantization;
+  /** Absolute folder to write; it is created, or must be empty unless `overwrite`. */
+  targetDir: string;
+  /** Replace what the target folder holds (the client asks first). */
+  overwrite?: boolean;
+}
+
+export interface ExportAdapterResult {
+  runId: string;
+  targetDir: string;
+  files: string[];
+  bytes: number;
+  seconds: number;
+}
+
+/** Sent while an export runs. */
+export interface ExportProgressParams {
+  message: string;
+}
+
+/** "Check environment": what the trainer's Python sees (the worker's `env` request, docs/architecture.md). */
+export interface TrainerEnvironment {
+  /** The interpreter the sidecar starts the worker with (a setting, a venv, or "python3" from PATH). */
+  pythonPath: string;
+  /** Absent when that Python could not be started at all; `error` says why. */
+  python?: {
+    version: string;
+    executable: string;
+    torch: string | null;
+    cuda: boolean;
+    deviceName: string | null;
+    deviceMemTotal: number | null;
+    deviceMemFree: number | null;
+    /** Installed version of each training package, null where missing. */
+    packages: Record<string, string | null>;
+    problems: string[];
+  };
+  error?: string;
+}
+
 export const Requests = {
   fineTune: 'repotune/fineTune',
   generateModelCode: 'repotune/generateModelCode',
@@ -164,6 +245,11 @@ export const Requests = {
   rollbackRun: 'repotune/rollbackRun',
   deleteRun: 'repotune/deleteRun',
   downloadModel: 'repotune/downloadModel',
+  /** "Check environment": the worker's `env` answer and the Python the sidecar uses (TrainerEnvironment). */
+  checkEnvironment: 'repotune/checkEnvironment',
+  /** Server → client: the harvest summary; the answer says whether to train (FineTuneParams.confirmBeforeTraining). */
+  confirmTraining: 'repotune/confirmTraining',
+  exportAdapter: 'repotune/exportAdapter',
 } as const;
 
 export const Notifications = {
@@ -171,6 +257,9 @@ export const Notifications = {
   generateProgress: 'repotune/generateProgress',
   status: 'repotune/status',
   downloadProgress: 'repotune/downloadProgress',
+  /** Server → client: the harvest summary of a run that does not ask before training. */
+  harvestSummary: 'repotune/harvestSummary',
+  exportProgress: 'repotune/exportProgress',
   /** Client → sidecar: repotune.completions.enabled changed (pause/resume without a restart). */
   setCompletionsEnabled: 'repotune/setCompletionsEnabled',
 } as const;

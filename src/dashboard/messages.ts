@@ -5,11 +5,13 @@
 import type { ListRunsResult } from '../../server/src/protocol';
 import type { EvaluationView } from './evaluationView';
 import type { TrainingSnapshot } from './trainingHistory';
+import type { acceptanceView } from '../acceptanceTracker';
 
 export type ToDashboard =
   | { type: 'training'; training: TrainingSnapshot }
   | { type: 'runs'; runs: ListRunsResult | null; error?: string }
-  | { type: 'evaluation'; evaluation: EvaluationView | null; runId?: string };
+  | { type: 'evaluation'; evaluation: EvaluationView | null; runId?: string }
+  | { type: 'acceptance'; acceptance: ReturnType<typeof acceptanceView> };
 
 export type DashboardCommand = 'manageAdapters' | 'showLogs' | 'fineTune' | 'toggleCompletions';
 

@@ -12,6 +12,7 @@ import { describeError } from '../log';
 import { COMMANDS } from '../settingsSchema';
 import { evaluationView } from './evaluationView';
 import { parseFromDashboard, type DashboardCommand, type ToDashboard } from './messages';
+import { acceptanceView } from '../acceptanceTracker';
 
 const VIEW_TYPE = 'repotune.dashboard';
 const TITLE = 'RepoTune Dashboard';
@@ -50,6 +51,7 @@ export class DashboardPanel implements vscode.Disposable {
         this.scheduleTraining();
         if (p.stage === 'done') void this.refresh();
       }),
+      ctx.acceptance.onDidChange(() => this.postAcceptance()),
     );
   }
 
@@ -100,6 +102,11 @@ export class DashboardPanel implements vscode.Disposable {
   <table id="eval-table" hidden><thead><tr><th>Arm</th><th>Exact match</th><th>Edit similarity</th><th>First-line EM</th></tr></thead><tbody></tbody></table>
   <p id="gate-verdict"></p>
 </section>
+<section id="acceptance">
+  <h2>Completions</h2>
+  <table id="acceptance-table"><thead><tr><th>Adapter</th><th>Shown</th><th>Accepted</th><th>Dismissed</th><th>Edited after accept</th><th>Acceptance rate</th></tr></thead><tbody></tbody></table>
+  <p class="note">Counted on this machine only, in this workspace's VS Code storage; never sent anywhere.</p>
+</section>
 <section id="adapters">
   <h2>Adapters</h2>
   <p id="runs-empty">No runs yet.</p>
@@ -121,6 +128,10 @@ export class DashboardPanel implements vscode.Disposable {
     void this.panel.webview.postMessage(message);
   }
 
+  private postAcceptance(): void {
+    this.post({ type: 'acceptance', acceptance: acceptanceView(this.ctx.acceptance.counts()) });
+  }
+
   private scheduleTraining(): void {
     if (this.trainingTimer) return;
     this.trainingTimer = setTimeout(() => {
@@ -132,6 +143,7 @@ export class DashboardPanel implements vscode.Disposable {
   /** Sends everything: training so far, the runs, and the evaluation of the active (else newest evaluated) run. */
   private async refresh(): Promise<void> {
     this.post({ type: 'training', training: this.ctx.training });
+    this.postAcceptance();
     let runs: ListRunsResult;
     try {
       runs = await this.ctx.requireClient().sendRequest<ListRunsResult>(Requests.listRuns, {});

@@ -25,6 +25,9 @@ const GENERATE_TIMEOUT_MS = 3 * 60_000;
 const GENERATE_TASK = 'tiny classifier for shapes';
 const GENERATE_CLASS = 'class TinyClassifierShapesModel(nn.Module):';
 const QUICK_INPUT_TITLE = '.quick-input-widget .quick-input-title';
+/** Demo model generation (~8 s) + the harvest, until the "Start training?" question (repotune.confirmBeforeTraining). */
+const HARVEST_SUMMARY_TIMEOUT_MS = 90_000;
+const HARVEST_QUESTION = /harvested the workspace: .*Start training\?/;
 
 const COMMAND_TITLES = [
   'RepoTune: Fine-tune on workspace',
@@ -35,6 +38,7 @@ const COMMAND_TITLES = [
   'RepoTune: Pause/resume completions',
   'RepoTune: Open dashboard',
   'RepoTune: Choose model',
+  'RepoTune: Export adapter',
 ];
 
 export async function runChecks(wb, { url, workspace, storageDir, hub, hfHome, uiOnly, loadTimeoutMs }) {
@@ -107,6 +111,10 @@ export async function runChecks(wb, { url, workspace, storageDir, hub, hfHome, u
     const t0 = Date.now();
     let progressShot = false;
     await wb.runCommand('RepoTune: Fine-tune on workspace');
+    const summary = await startTraining(wb);
+    if (!/\d+ of \d+ files kept/.test(summary) || !/(\d+ secrets? redacted|no secrets found)/.test(summary)) {
+      throw new Error(`harvest summary lacks files kept / secrets: ${summary}`);
+    }
     const [which, text] = await wb.waitForToast([/fine-tuned .*on \d+ files/, /failed|cancelled|not running/i], FINE_TUNE_TIMEOUT_MS, async () => {
       // One picture of the training itself (step/loss in the notification), or whatever shows after a while.
       if (progressShot) return;
@@ -118,7 +126,7 @@ export async function runChecks(wb, { url, workspace, storageDir, hub, hfHome, u
     });
     await wb.screenshot('fine-tune-done');
     if (which !== 0) throw new Error(text);
-    return `${((Date.now() - t0) / 1000).toFixed(0)} s: ${text.slice(0, 120)}`;
+    return `${((Date.now() - t0) / 1000).toFixed(0)} s: ${text.slice(0, 120)}; asked first: ${JSON.stringify(summary.slice(0, 160))}`;
   });
 
   let ghost = '';
@@ -170,6 +178,7 @@ export async function runChecks(wb, { url, workspace, storageDir, hub, hfHome, u
   await check('Cancel stops a running fine-tune', async () => {
     await wb.runCommand('Notifications: Clear All Notifications'); // the first run's result toast must not count
     await wb.runCommand('RepoTune: Fine-tune on workspace');
+    await startTraining(wb);
     await wb.waitForToast([/step \d+\/\d+/], FINE_TUNE_TIMEOUT_MS);
     await wb.page.click(`${SELECTORS.toasts} .monaco-button:has-text("Cancel")`, { timeout: TOAST_TIMEOUT_MS });
     const [which, text] = await wb.waitForToast([/fine-tune cancelled/, /fine-tuned .*on \d+ files|failed/], CANCEL_TIMEOUT_MS);
@@ -202,6 +211,14 @@ export async function runChecks(wb, { url, workspace, storageDir, hub, hfHome, u
   await runManagementChecks(wb, check, { storageDir, hub, hfHome });
 
   return results;
+}
+
+/** Answers the harvest summary's question (shown before any training) with "Start training"; returns its text. */
+async function startTraining(wb) {
+  const [, text] = await wb.waitForToast([HARVEST_QUESTION], HARVEST_SUMMARY_TIMEOUT_MS);
+  await wb.screenshot('harvest-summary');
+  await wb.page.click(`${SELECTORS.toasts}:has-text("Start training?") .monaco-button:has-text("Start training")`, { timeout: TOAST_TIMEOUT_MS });
+  return text;
 }
 
 /** Waits for step `n` of the "Generate model code" form (its title says "(n/6)"); returns the title. */

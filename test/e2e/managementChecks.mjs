@@ -8,6 +8,10 @@ import { SELECTORS } from './workbench.mjs';
 const TOAST_TIMEOUT_MS = 15_000;
 const QUICK_INPUT_TITLE = '.quick-input-widget .quick-input-title';
 const DOWNLOAD_TIMEOUT_MS = 60_000;
+const EXPORT_TIMEOUT_MS = 30_000;
+/** After Enter in VS Code's folder dialog: long enough for it to close or to open the folder. */
+const DIALOG_SETTLE_MS = 1_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MODEL_PRESET_ROWS = ['Qwen2.5-Coder 0.5B', 'Qwen2.5-Coder 7B', 'DeepSeek-Coder 1.3B', 'StarCoder2 3B', 'Local folder', 'Offline demo model'];
 const TOOLTIP_LINKS = ['Open dashboard', 'Manage adapters', 'Pause completions', 'Show logs', 'Restart server'];
 
@@ -84,6 +88,8 @@ export async function runManagementChecks(wb, check, { storageDir, hub, hfHome }
     const arms = await page.locator('#eval-table tbody tr td:first-child').allTextContents();
     const verdict = (await page.locator('#gate-verdict').textContent()) ?? '';
     const figures = await page.locator('#figures div').allTextContents();
+    // The ghost text accepted with Tab earlier (checks.mjs) is counted, locally, for the serving adapter.
+    const acceptance = await page.locator('#acceptance-table tbody tr').first().locator('td').allTextContents();
     await wb.screenshot('dashboard');
     // Keys typed next must reach the workbench, not the webview: focus the editor tab again.
     await wb.page.click(`.tab[aria-label*="${EDIT_FILE}"]`);
@@ -93,7 +99,35 @@ export async function runManagementChecks(wb, check, { storageDir, hub, hfHome }
     for (const f of ['Step', 'Loss', 'Tokens/s', 'ETA', 'Device memory']) {
       if (!figures.some((t) => t.startsWith(f))) throw new Error(`figure ${f} missing: ${figures.join(' | ')}`);
     }
-    return `${runs.length} run, ${arms.length} arms, ${figures.join(' · ')}`;
+    if (!(Number(acceptance[2]) >= 1)) throw new Error(`acceptance row (adapter, shown, accepted, …): ${acceptance.join(' | ')}`);
+    return `${runs.length} run, ${arms.length} arms, ${figures.join(' · ')}; completions ${acceptance.join(' | ')}`;
+  });
+
+  await check('"Export adapter" writes the PEFT folder into a chosen folder', async () => {
+    const target = path.join(path.dirname(hfHome), 'export-peft');
+    fs.mkdirSync(target, { recursive: true });
+    await wb.runCommand('Notifications: Clear All Notifications');
+    await wb.runCommand('RepoTune: Export adapter');
+    await waitForQuickPickTitle(wb, 'export run');
+    await wb.page.click(`${SELECTORS.quickInputRows}:has-text("PEFT adapter folder")`);
+    // VS Code's own folder dialog in a remote window: a path box. Type the folder, accept it.
+    await waitForQuickPickTitle(wb, 'folder for the PEFT adapter folder');
+    await wb.page.fill('.quick-input-widget .quick-input-box input', target);
+    await sleep(DIALOG_SETTLE_MS); // the dialog reads the typed path before it accepts it
+    const ok = await wb.page.$('.quick-input-widget .monaco-button:has-text("Export here")');
+    if (ok && (await ok.isVisible())) await ok.click();
+    else await wb.page.keyboard.press('Enter');
+    await sleep(DIALOG_SETTLE_MS);
+    // Enter may have opened the folder in the dialog instead of choosing it: a second Enter chooses it.
+    if (await wb.page.$eval(QUICK_INPUT_TITLE, (e) => !!e.offsetParent && /folder for the/.test(e.textContent ?? '')).catch(() => false)) {
+      await wb.page.keyboard.press('Enter');
+    }
+    const [which, text] = await wb.waitForToast([/exported run .* as PEFT adapter folder to/, /failed|cancelled|not running/i], EXPORT_TIMEOUT_MS);
+    await wb.screenshot('exported');
+    if (which !== 0) throw new Error(text);
+    const files = fs.readdirSync(target).sort();
+    if (!files.includes('adapter_config.json') || !files.includes('adapter_model.safetensors')) throw new Error(`${target} holds: ${files.join(', ')}`);
+    return `${JSON.stringify(text.slice(0, 140))}; ${files.join(', ')}`;
   });
 
   await check('"Choose model" downloads a preset from the hub, resuming once, and sets the model directory', async () => {

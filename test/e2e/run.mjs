@@ -18,6 +18,7 @@ import { ensureE2eEnvironment } from '../../scripts/e2e-setup.mjs';
 import { createFixtureRepo, writeMachineSettings } from './fixture.mjs';
 import { freePort, startGroup, stopGroup, tail, waitForHttp } from './processes.mjs';
 import { runChecks } from './checks.mjs';
+import { runFirstRunChecks } from './firstRunChecks.mjs';
 import { startFakeHub } from './fakeHub.mjs';
 import { runUntrustedChecks } from './untrusted.mjs';
 import { Workbench } from './workbench.mjs';
@@ -118,15 +119,19 @@ async function main() {
     browser = await chromium.launch({ executablePath: env.chromium, args: CHROMIUM_ARGS });
     const page = await browser.newPage({ viewport: VIEWPORT });
     const workbench = new Workbench(page, shotsDir);
+    const storageDir = path.join(dirs.user, 'User', 'globalStorage', 'repotune.repotune');
+    // First, on the fresh profile: the walkthrough that opens once, "Check environment", "Create trainer environment".
+    const firstRun = flags.has('--ui-only') ? [] : await runFirstRunChecks(workbench, { url, storageDir, loadTimeoutMs: WORKBENCH_LOAD_TIMEOUT_MS });
     const results = await runChecks(workbench, {
       url,
       workspace: dirs.ws,
-      storageDir: path.join(dirs.user, 'User', 'globalStorage', 'repotune.repotune'),
+      storageDir,
       hub,
       hfHome: path.join(tmp, 'hf-home'),
       uiOnly: flags.has('--ui-only'),
       loadTimeoutMs: WORKBENCH_LOAD_TIMEOUT_MS,
     });
+    results.unshift(...firstRun);
     if (!flags.has('--ui-only')) {
       const pythonPath = process.env.REPOTUNE_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
       results.push(...(await runUntrustedChecks({

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CACHE_DIR, TRAINER_DIR, ensureDemoModel, pythonPath } from './paths';
 
+/** The exporter's files that shape the graph. */
+const EXPORTER_SOURCES = ['export_onnx.py', 'onnx_graph.py', 'onnx_quant.py'];
 /** Lines of the exporter's stderr quoted when it fails. */
 const EXPORT_ERROR_TAIL_LINES = 20;
 
@@ -12,7 +14,9 @@ export function ensureDemoOnnx(): string {
   const modelDir = ensureDemoModel();
   const dir = path.join(CACHE_DIR, 'demo-onnx');
   const complete = fs.existsSync(path.join(dir, 'model.onnx')) && fs.existsSync(path.join(dir, 'repotune-onnx.json'));
-  if (complete && fs.statSync(path.join(dir, 'model.onnx')).mtimeMs >= fs.statSync(path.join(modelDir, 'model.safetensors')).mtimeMs) {
+  // Stale when older than the weights or than the exporter's code (a changed graph must be re-exported).
+  const sources = [path.join(modelDir, 'model.safetensors'), ...EXPORTER_SOURCES.map((f) => path.join(TRAINER_DIR, 'repotune_trainer', f))];
+  if (complete && fs.statSync(path.join(dir, 'model.onnx')).mtimeMs >= Math.max(...sources.map((f) => fs.statSync(f).mtimeMs))) {
     return dir;
   }
   // Test files run in parallel processes: each exports to its own dir and the first rename wins.

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { RunSummary } from '../../server/src/protocol';
-import { adapterActions, adapterRow, runDateLabel } from '../../src/adapterItems';
+import { EXPORT_CHOICES, adapterActions, adapterRow, exportFolderName, runDateLabel, runIdLabel } from '../../src/adapterItems';
 import { escapeMarkdown, tooltipMarkdown } from '../../src/statusTooltip';
 
 const base: RunSummary = { runId: 'r', createdAt: '2026-11-23T17:16:08.793Z', active: false, activatable: true };
@@ -23,6 +23,15 @@ test('actions: never delete or re-activate the active run; activate only what wa
   assert.deepEqual(adapterActions({ ...base, active: true }), []);
   assert.deepEqual(adapterActions({ ...base, activatable: false }), ['delete']);
   assert.deepEqual(adapterActions({ ...base, evaluation: { gatePassed: false, reason: 'x', reportPath: '/e' } }), ['activate', 'openEvaluation', 'delete']);
+});
+
+test('export: offered for every run with a saved adapter, active or not; folders named by run and format', () => {
+  assert.deepEqual(adapterActions({ ...base, active: true, steps: 12 }), ['export']);
+  assert.deepEqual(adapterActions({ ...base, steps: 12 }), ['activate', 'export', 'delete']);
+  assert.deepEqual(EXPORT_CHOICES.map((c) => `${c.format}:${c.quantize}`), ['peft:null', 'merged:null', 'onnx:null', 'onnx:int8', 'onnx:int4']);
+  assert.equal(exportFolderName('2026-11-23T17-16-08-793Z', EXPORT_CHOICES[3]), 'repotune-2026-11-23T17-16-08-onnx-int8');
+  assert.equal(runIdLabel('2026-11-23T17-16-08-793Z'), '2026-11-23 17:16:08');
+  assert.equal(runIdLabel('odd-id'), 'odd-id');
 });
 
 test('tooltip: message escaped, command links trusted one by one, pause or resume by setting', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { OrtEngine } from '../../server/src/completion/engine/ortEngine';
+import { OrtEngine, PREFILL_CHUNK_TOKENS } from '../../server/src/completion/engine/ortEngine';
 import { OnnxModelError } from '../../server/src/completion/engine/onnxMetadata';
 import { buildFimPrompt } from '../../server/src/examples/promptBuilder';
 import { detectFamily } from '../../server/src/examples/families';
@@ -90,6 +90,42 @@ test('reusing the KV cache for a shared prompt prefix gives the ids of a cold ru
     }
     const again = await engine.generate(prompt, { maxNewTokens: 4, stopIds });
     assert.equal(again.reusedTokens, prompt.length - 1, 'an identical prompt feeds only its last token');
+  } finally {
+    await cold.dispose();
+  }
+});
+
+test('a cached prompt extended past the KV buffer\'s capacity keeps its cache and its ids', async () => {
+  const cold = await OrtEngine.load(onnxDir, { reuseKvCache: false });
+  try {
+    engine.resetCache();
+    const long = tok.encode(fs.readFileSync(__filename, 'utf8')).slice(0, 700);
+    await engine.generate(long.slice(0, 40), { maxNewTokens: 2, stopIds: [] });
+    // 700 tokens outgrow the first allocation: the buffers grow with 40 positions held (and re-laid out per head).
+    const warm = await engine.generate(long, { maxNewTokens: 8, stopIds: [] });
+    assert.equal(warm.reusedTokens, 40);
+    assert.deepEqual(warm.ids, (await cold.generate(long, { maxNewTokens: 8, stopIds: [] })).ids);
+  } finally {
+    await cold.dispose();
+  }
+});
+
+test('an abort during a long prefill stops between chunks and keeps the prefilled part cached', async () => {
+  const long = tok.encode(fs.readFileSync(__filename, 'utf8')).slice(0, PREFILL_CHUNK_TOKENS * 3);
+  engine.resetCache();
+  const controller = new AbortController();
+  const running = engine.generate(long, { maxNewTokens: 4, stopIds: [], signal: controller.signal });
+  // onnxruntime-node runs each chunk from a setImmediate callback: this one fires within the first two chunks.
+  setImmediate(() => controller.abort());
+  const cancelled = await running;
+  assert.deepEqual([cancelled.stoppedBy, cancelled.ids.length], ['cancelled', 0]);
+  assert.ok(cancelled.prefilledTokens > 0 && cancelled.prefilledTokens < long.length && cancelled.prefilledTokens % PREFILL_CHUNK_TOKENS === 0,
+    `stopped between chunks after ${cancelled.prefilledTokens} tokens`);
+  const resumed = await engine.generate(long, { maxNewTokens: 4, stopIds: [] });
+  assert.equal(resumed.reusedTokens, cancelled.prefilledTokens, 'the next request continues from the cancelled prefill');
+  const cold = await OrtEngine.load(onnxDir, { reuseKvCache: false });
+  try {
+    assert.deepEqual(resumed.ids, (await cold.generate(long, { maxNewTokens: 4, stopIds: [] })).ids);
   } finally {
     await cold.dispose();
   }

@@ -1,6 +1,8 @@
 /**
  * OrtEngine on int4/int8 exports of the demo model (MatMulNBits weights): onnxruntime-node loads and runs them, the
- * KV-cache reuse is exact, and the model's likelihood stays close to the fp32 export's.
+ * KV-cache reuse is exact, and the model's likelihood stays close to the fp32 export's. The int8 export uses the
+ * standard-ops attention ("concat"), so the engine's compact KV-cache path (exports without GroupQueryAttention)
+ * is covered too.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,7 @@ import { ensureDemoOnnx } from '../helpers/onnxModel';
 
 /** Mean |NLL difference| per token allowed against fp32 (nats); the demo model's NLL is ~7 nats/token. */
 const MAX_NLL_DIFF_PER_TOKEN = { int4: 0.05, int8: 0.01 } as const;
+const ATTENTION = { int4: 'gqa', int8: 'concat' } as const;
 const SCORED_TOKENS = 120;
 const NEW_TOKENS = 16;
 const TEXT = 'def read_lines(path):\n    with open(path) as f:\n        return [line.rstrip() for line in f]\n\n' +
@@ -27,7 +30,7 @@ const quantizedDirs: Record<'int4' | 'int8', string> = { int4: '', int8: '' };
 
 function exportQuantized(kind: 'int4' | 'int8'): string {
   const out = path.join(tempDir(`onnx-${kind}`), 'export');
-  execFileSync(pythonPath(), ['-m', 'repotune_trainer.export_onnx', '--model', modelDir, '--out', out, '--quantize', kind], {
+  execFileSync(pythonPath(), ['-m', 'repotune_trainer.export_onnx', '--model', modelDir, '--out', out, '--quantize', kind, '--attention', ATTENTION[kind]], {
     cwd: TRAINER_DIR,
     env: { ...process.env, PYTHONPATH: TRAINER_DIR },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -51,6 +54,7 @@ for (const kind of ['int4', 'int8'] as const) {
   test(`${kind}: metadata names the quantization and the graph uses MatMulNBits`, () => {
     const meta = JSON.parse(fs.readFileSync(path.join(quantizedDirs[kind], 'repotune-onnx.json'), 'utf8'));
     assert.equal(meta.weight_quantization, kind);
+    assert.equal(meta.attention, ATTENTION[kind]);
     assert.equal(meta.dtype, 'float32', 'graph inputs/outputs stay float32 (the export contract)');
     assert.ok(fs.readFileSync(path.join(quantizedDirs[kind], 'model.onnx')).includes('MatMulNBits'));
   });

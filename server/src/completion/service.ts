@@ -1,13 +1,14 @@
 /**
- * Inline completion, top to bottom: prefilter → cursor windows → cache → prompt builder → ORT engine with stream
- * filters → postprocess → cache. Editor-agnostic: the sidecar's LSP handler and the CLI both call `complete`.
+ * Inline completion, top to bottom: prefilter → cursor windows → cache → adaptive debounce → stable prompt (the
+ * prompt builder, anchored so consecutive keystrokes share the KV cache) → ORT engine with stream filters →
+ * postprocess → cache. Editor-agnostic: the sidecar's LSP handler and the CLI both call `complete`.
  *
  * Only one generation runs at a time (the engine's KV cache is one sequence). A new request aborts the one in
- * flight, which stops within one token; requests that were waiting their turn see their abort and return at once.
+ * flight, which stops within one token; requests still in their debounce wait or waiting their turn see their
+ * abort and return at once, before any model work.
  */
 import * as path from 'node:path';
 import { DEFAULT_BUDGET, type PromptBudget } from '../examples/promptBuilder';
-import { buildEditorPrompt } from '../examples/editorPrompt';
 import type { RetrievalIndex } from '../retrieval/repoIndex';
 import { detectFamily, type ModelFamily } from '../examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../models/tokenizer';
@@ -17,6 +18,8 @@ import { OrtEngine, type EngineOptions, type GenerateResult } from './engine/ort
 import { defaultFilters, runFilters, type FilterVerdict } from './filters';
 import { postprocessCompletion } from './postprocess';
 import { prefilter, type PrefilterOptions, type SkipReason } from './prefilter';
+import { StablePromptBuilder } from './stablePrompt';
+import { abortableDelay, debounceDelayMs, observeKeystroke, type TypingRhythm } from './debounce';
 
 /** Ghost text is read at a glance: a few lines at most, so few tokens (this also bounds latency). */
 export const MAX_NEW_TOKENS = 64;
@@ -36,6 +39,8 @@ export interface CompletionServiceOptions extends PrefilterOptions {
   readonly log?: (message: string) => void;
   /** Repository index for cross-file context (retrieval/repoIndex.ts), built as training builds it; none = off. */
   readonly retrieval?: RetrievalIndex;
+  /** Wait about one typing interval before a run while keystrokes come faster than answers (debounce.ts); default on. */
+  readonly adaptiveDebounce?: boolean;
 }
 
 export interface CompletionRequest {
@@ -61,12 +66,16 @@ export class CompletionService {
   private readonly tokenizer: CodeTokenizer;
   private readonly family: ModelFamily;
   private readonly cache: CompletionCache;
+  private readonly prompts: StablePromptBuilder;
   private engine: OrtEngine | undefined;
   /** Tail of the chain that serialises model runs (and model swaps). */
   private turn: Promise<void> = Promise.resolve();
   private inFlight: AbortController | undefined;
   private pending = 0;
+  private rhythm: TypingRhythm = {};
   private disposed = false;
+  /** Requests that reached the model (not cancelled while debounced or waiting their turn), for logs and tests. */
+  modelRuns = 0;
   lastSkipReason: SkipReason | undefined;
   lastStats: GenerationStats | undefined;
 
@@ -78,6 +87,7 @@ export class CompletionService {
     this.tokenizer = loadTokenizer(opts.modelDir);
     this.family = detectFamily(this.tokenizer, path.basename(opts.modelDir));
     this.cache = new CompletionCache(opts.cacheEntries ?? COMPLETION_CACHE_ENTRIES);
+    this.prompts = new StablePromptBuilder(this.tokenizer, this.family, opts.promptBudget ?? DEFAULT_BUDGET);
   }
 
   static async create(opts: CompletionServiceOptions): Promise<CompletionService> {
@@ -109,6 +119,7 @@ export class CompletionService {
     this.lastSkipReason = prefilter(req, this.opts);
     if (this.lastSkipReason !== undefined || this.disposed) return undefined;
     const { prefix, suffix } = cursorWindows(req.text, req.offset, this.opts.windowBudget ?? DEFAULT_WINDOW_BUDGET);
+    this.rhythm = observeKeystroke(this.rhythm, performance.now(), this.pending > 0);
     // This request supersedes the one in flight (even when the cache answers it); its caller's signal can cancel it too.
     this.inFlight?.abort();
     const scope = `${req.languageId}:${req.path ?? ''}`;
@@ -121,15 +132,20 @@ export class CompletionService {
     signal?.addEventListener('abort', forwardAbort);
     if (signal?.aborted) controller.abort();
     this.pending++;
-    const release = await this.takeTurn();
+    let release: (() => void) | undefined;
     try {
+      // A keystroke during the wait cancels this request before any model work.
+      const delay = this.opts.adaptiveDebounce === false ? 0 : debounceDelayMs(this.rhythm);
+      if (!(await abortableDelay(delay, controller.signal))) return undefined;
+      release = await this.takeTurn();
       if (controller.signal.aborted || this.engine === undefined) return undefined;
+      this.modelRuns++;
       const text = await this.generate(this.engine, prefix, suffix, req.path, controller.signal);
       if (text === undefined || controller.signal.aborted) return undefined;
       this.cache.set(scope, prefix, suffix, text);
       return { text, fromCache: false };
     } finally {
-      release();
+      release?.();
       this.pending--;
       signal?.removeEventListener('abort', forwardAbort);
       if (this.inFlight === controller) this.inFlight = undefined;
@@ -138,11 +154,8 @@ export class CompletionService {
 
   /** One model run with the stream filters; undefined when cancelled or nothing is worth showing. */
   private async generate(engine: OrtEngine, prefix: string, suffix: string, filePath: string | undefined, signal: AbortSignal): Promise<string | undefined> {
-    const prompt = buildEditorPrompt(this.tokenizer, this.family, { prefix, suffix, path: filePath }, {
-      budget: this.opts.promptBudget ?? DEFAULT_BUDGET,
-      retrieval: this.opts.retrieval,
-      retrievalBudgetMs: RETRIEVAL_BUDGET_MS,
-    });
+    // Stable across keystrokes (stablePrompt.ts): the engine prefills only what changed since the last request.
+    const prompt = this.prompts.build({ prefix, suffix, path: filePath }, { retrieval: this.opts.retrieval, retrievalBudgetMs: RETRIEVAL_BUDGET_MS });
     const filters = defaultFilters({ prefix, suffix });
     let verdict: FilterVerdict = { stop: false };
     const result = await engine.generate(prompt.ids, {

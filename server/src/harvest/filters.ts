@@ -76,20 +76,30 @@ export function decodeContent(bytes: Uint8Array): Decoded {
   }
   if (text.startsWith(LFS_POINTER_PREFIX)) return { ok: false, reason: 'lfs-pointer' };
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  text = text.replace(/\r\n?/g, '\n');
+  if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n'); // the test is one native scan; most files have no CR
   if (text.trim().length === 0) return { ok: false, reason: 'empty' };
   if (isMinified(text)) return { ok: false, reason: 'minified' };
   if (hasGeneratedMarker(text)) return { ok: false, reason: 'generated' };
   return { ok: true, text };
 }
 
+// Both below find newlines with indexOf rather than split('\n'): splitting built an array of every line of every
+// harvested file only to count or join a few of them.
 function isMinified(text: string): boolean {
   if (text.length < MINIFIED_MIN_CHARS) return false;
-  const lines = text.split('\n').length;
-  return text.length / lines > MINIFIED_AVG_LINE_CHARS;
+  // Minified iff lines < length / MINIFIED_AVG_LINE_CHARS: stop counting as soon as there are enough lines.
+  const enough = text.length / MINIFIED_AVG_LINE_CHARS;
+  let lines = 1;
+  for (let at = text.indexOf('\n'); at !== -1 && lines < enough; at = text.indexOf('\n', at + 1)) lines++;
+  return lines < enough;
 }
 
 function hasGeneratedMarker(text: string): boolean {
-  const header = text.split('\n', GENERATED_HEADER_LINES).join('\n');
+  let end = -1;
+  for (let line = 0; line < GENERATED_HEADER_LINES; line++) {
+    end = text.indexOf('\n', end + 1);
+    if (end === -1) break;
+  }
+  const header = end === -1 ? text : text.slice(0, end);
   return GENERATED_MARKERS.some((re) => re.test(header));
 }

@@ -1,20 +1,18 @@
 /**
  * The harvest stage: workspace → the files a model may learn from. Discover (git or plain walk), exclude (each
  * with a reason), normalise, scan for secrets (redact or drop), choose the holdout, then remove exact and near
- * duplicates — holdout files first, so that no copy or near copy of the holdout stays in training. Deterministic:
+ * duplicates — holdout files first, so that no copy or near copy of the holdout stays in training. The per-file
+ * work runs in worker threads for large repositories (pool.ts), and its outcomes come back in order. Deterministic:
  * the same commit and settings give the same result, in byte-wise path order. Texts are streamed one file at a
  * time into a store (memory or a corpus folder); what stays in memory per file is its path and a 256-byte signature.
  */
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 import { compare, discover } from './discover';
 import { MAX_FILE_BYTES, pathExclusion } from './filters';
 import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION, describeHoldout, type HoldoutSetting } from './holdout';
 import { languageOf } from './languages';
-import { minhashSignature, NearDuplicateIndex, type Signature } from './neardup';
-import { FileReader } from './read';
-import { scanSecrets } from './secretlint';
-import { applyRedactions } from './secrets';
+import { NearDuplicateIndex, type Signature } from './neardup';
+import { processInOrder, workerCount } from './pool';
 import { makeSelection } from './selection';
 import { memoryStore, packStore, type TextStore } from './store';
 import { HarvestError, type Exclusion, type ExclusionReason, type HarvestedFile, type HarvestOptions, type HarvestResult, type SecretsMode, type Split } from './types';
@@ -22,9 +20,6 @@ import { HarvestError, type Exclusion, type ExclusionReason, type HarvestedFile,
 export * from './types';
 export { REPOTUNE_IGNORE_FILE } from './selection';
 export { formatSummary, MANIFEST_FILE, writeCorpus, writeManifest } from './output';
-
-/** Give the event loop a turn this often, so an LSP server stays responsive while harvesting. */
-const YIELD_EVERY_FILES = 200;
 
 interface Candidate {
   readonly path: string;
@@ -61,37 +56,28 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
   const selection = makeSelection(absRoot, opts);
   const notices = [...found.notices];
   const excluded: Exclusion[] = [...found.preExcluded];
-  const reader = new FileReader(absRoot, maxBytes);
   const store = opts.corpusDir ? packStore(path.resolve(opts.corpusDir)) : memoryStore();
   const secretCounts: Record<string, number> = {};
   const candidates: Candidate[] = [];
   let bytesIn = 0;
 
-  for (let i = 0; i < found.paths.length; i++) {
-    if (i % YIELD_EVERY_FILES === YIELD_EVERY_FILES - 1) await new Promise<void>((r) => setImmediate(r));
-    if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
-    const rel = found.paths[i];
+  const toRead: string[] = [];
+  for (const rel of found.paths) {
     const byPath = selection.exclusion(rel) ?? pathExclusion(rel);
-    if (byPath) {
-      excluded.push({ path: rel, reason: byPath });
+    if (byPath) excluded.push({ path: rel, reason: byPath });
+    else toRead.push(rel);
+  }
+  const settings = { root: absRoot, maxBytes, secrets: secretsMode };
+  for await (const outcome of processInOrder(toRead, settings, workerCount(opts.workers, toRead.length), opts.workers !== undefined)) {
+    if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
+    bytesIn += outcome.diskBytes;
+    for (const [rule, n] of Object.entries(outcome.secretCounts)) secretCounts[rule] = (secretCounts[rule] ?? 0) + n;
+    if ('reason' in outcome) {
+      excluded.push({ path: outcome.path, reason: outcome.reason });
       continue;
     }
-    const read = reader.read(rel);
-    bytesIn += read.diskBytes;
-    if ('reason' in read) {
-      excluded.push({ path: rel, reason: read.reason });
-      continue;
-    }
-    const findings = await scanSecrets(read.text, rel);
-    const redaction = applyRedactions(read.text, findings);
-    for (const [rule, n] of Object.entries(redaction.counts)) secretCounts[rule] = (secretCounts[rule] ?? 0) + n;
-    if (findings.length > 0 && secretsMode === 'drop') {
-      excluded.push({ path: rel, reason: 'secret' });
-      continue;
-    }
-    const sha256 = createHash('sha256').update(redaction.text).digest('hex');
-    store.put(sha256, redaction.text);
-    candidates.push({ path: rel, sha256, bytes: Buffer.byteLength(redaction.text), signature: minhashSignature(redaction.text) });
+    store.put(outcome.sha256, outcome.text);
+    candidates.push({ path: outcome.path, sha256: outcome.sha256, bytes: outcome.bytes, signature: outcome.signature });
   }
 
   const holdout = await chooseHoldout(candidates.map((c) => c.path), found.git, holdoutSetting, holdoutFraction);

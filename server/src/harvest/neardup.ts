@@ -8,7 +8,7 @@
  * the cost is one pass over the text — the harvest must stay close to the speed of reading the files.
  */
 
-/** Tokens per shingle (BigCode's deduplication uses 5-grams too). */
+/** Tokens per shingle (BigCode's deduplication uses 5-grams too); minhashSignature keeps the window in five locals. */
 export const SHINGLE_TOKENS = 5;
 /** Signature bins; also the number of LSH rows × bands. */
 export const SIGNATURE_BINS = 64;
@@ -19,6 +19,8 @@ export const NEAR_DUPLICATE_MIN_JACCARD = 0.8;
 /** Files with fewer shingles are too short for a meaningful estimate: only exact duplicates are caught there. */
 export const MIN_SHINGLES = 16;
 const EMPTY = 0xffffffff;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
 const BIN_BITS = Math.log2(SIGNATURE_BINS);
 
 export type Signature = Uint32Array;
@@ -31,50 +33,76 @@ function fmix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function isWordChar(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c > 127;
-}
+const ASCII = 128;
+/** 1 for ASCII letters, digits and _ (every non-ASCII character counts as a word character too). */
+const WORD_CHAR = Uint8Array.from({ length: ASCII }, (_, c) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 ? 1 : 0,
+);
 
 /**
  * The file's MinHash signature, or undefined when it has fewer than MIN_SHINGLES shingles. Tokens are words
  * (letters, digits, _) and single punctuation characters; whitespace only separates them, so reindented copies match.
  */
 export function minhashSignature(text: string): Signature | undefined {
+  // One loop, the last tokens in locals, a table for word characters, one place that adds a shingle: this runs on
+  // every harvested character, and this shape was 2× faster than a closure over a ring buffer (measured).
   const sig = new Uint32Array(SIGNATURE_BINS).fill(EMPTY);
-  const ring = new Int32Array(SHINGLE_TOKENS);
+  let t1 = 0;
+  let t2 = 0;
+  let t3 = 0;
+  let t4 = 0;
   let tokens = 0;
   let shingles = 0;
-  let word = 0x811c9dc5;
+  let word = FNV_OFFSET;
   let inWord = false;
-  const pushToken = (t: number) => {
-    ring[tokens % SHINGLE_TOKENS] = t;
-    tokens++;
-    if (tokens < SHINGLE_TOKENS) return;
-    let s = 0x811c9dc5;
-    for (let j = tokens - SHINGLE_TOKENS; j < tokens; j++) s = Math.imul(s ^ ring[j % SHINGLE_TOKENS], 0x9e3779b1);
-    const h = fmix32(s);
+  const n = text.length;
+  for (let i = 0; i <= n; i++) {
+    let token: number;
+    if (i === n) {
+      if (!inWord) break;
+      token = word; // a word that ends the text
+      inWord = false;
+    } else {
+      const c = text.charCodeAt(i);
+      if (c >= ASCII || WORD_CHAR[c] === 1) {
+        word = Math.imul(word ^ c, FNV_PRIME);
+        inWord = true;
+        continue;
+      }
+      if (inWord) {
+        token = word;
+        word = FNV_OFFSET;
+        inWord = false;
+        i--; // look at c again: punctuation after a word is a token of its own
+      } else if (c > 32) {
+        token = Math.imul(c, 0x2545f491);
+      } else {
+        continue; // whitespace only separates tokens
+      }
+    }
+    const t0 = t1;
+    t1 = t2;
+    t2 = t3;
+    t3 = t4;
+    t4 = token;
+    if (++tokens < SHINGLE_TOKENS) continue;
+    const h = shingleHash(t0, t1, t2, t3, t4);
     const bin = h & (SIGNATURE_BINS - 1);
     const value = h >>> BIN_BITS;
     if (value < sig[bin]) sig[bin] = value;
     shingles++;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (isWordChar(c)) {
-      word = Math.imul(word ^ c, 0x01000193);
-      inWord = true;
-      continue;
-    }
-    if (inWord) {
-      pushToken(word);
-      word = 0x811c9dc5;
-      inWord = false;
-    }
-    if (c > 32) pushToken(Math.imul(c, 0x2545f491));
   }
-  if (inWord) pushToken(word);
   if (shingles < MIN_SHINGLES) return undefined;
   return densify(sig);
+}
+
+function shingleHash(t0: number, t1: number, t2: number, t3: number, t4: number): number {
+  let h = FNV_OFFSET;
+  h = Math.imul(h ^ t0, 0x9e3779b1);
+  h = Math.imul(h ^ t1, 0x9e3779b1);
+  h = Math.imul(h ^ t2, 0x9e3779b1);
+  h = Math.imul(h ^ t3, 0x9e3779b1);
+  return fmix32(Math.imul(h ^ t4, 0x9e3779b1));
 }
 
 /** Empty bins borrow the next non-empty bin's value (rotation densification), so signatures of small files compare. */

@@ -4,10 +4,11 @@
  * Only rule ids and ranges leave this module; secretlint is asked to mask secrets in its messages, which we drop.
  */
 import { lintSource } from '@secretlint/core';
-import { creator as recommendedPreset } from '@secretlint/secretlint-rule-preset-recommend';
+import { creator as recommendedPreset, rules as recommendedRules } from '@secretlint/secretlint-rule-preset-recommend';
 import { secretLintProfiler } from '@secretlint/profiler';
 import type { SecretLintCoreConfig } from '@secretlint/types';
-import { findWithRules, HEURISTIC_RULES, mergeFindings, SPECIFIC_RULES, type SecretFinding } from './secrets';
+import { KeywordScanner, type KeywordHits } from './keywordScan';
+import { findWithRules, HEURISTIC_RULES, mergeFindings, RULE_KEYWORDS, SPECIFIC_RULES, type SecretFinding } from './secrets';
 
 const PRESET_ID = '@secretlint/secretlint-rule-preset-recommend';
 /** secretlint rule ids are long package names; the manifest shows `secretlint/<rule>`. */
@@ -19,6 +20,43 @@ const CONFIG: SecretLintCoreConfig = { rules: [{ id: PRESET_ID, rule: recommende
 // linearly, so time per file grows with files linted (measured: 2,000 files took 16 s, 90% in the profiler) and
 // memory grows without bound. RepoTune never reads the profile, so marking is switched off.
 secretLintProfiler.mark = () => undefined;
+
+/**
+ * Per rule of the preset (id without RULE_PREFIX): lower-case words of which its patterns need at least one, read
+ * from the rules' sources (@secretlint/secretlint-rule-preset-recommend 10.2.2). secretlint runs on a text only when
+ * it holds one of them: linting every file cost ~14 ms per MB, most of the harvest's time, and almost no file holds
+ * any. A preset update that adds a rule fails test/unit/harvestSecretGates.test.ts until the rule is listed here.
+ */
+export const SECRETLINT_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
+  aws: ['secret'], // the secret-access-key pattern; the id rules are off by default (enableIDScanRule)
+  gcp: ['private_key_id'], // service-account JSON; its .p12 check is handled by extension below
+  npm: ['x-oauth-basic', '_authtoken=', 'npm_'],
+  slack: ['xox', 'xapp-', 'hooks.slack.com'],
+  basicauth: ['://'],
+  openai: ['t3blbkfj'],
+  linear: ['lin_api_'],
+  privatekey: ['private key'],
+  sendgrid: ['sg.'],
+  shopify: ['shppa_', 'shpca_', 'shpat_', 'shpss_'],
+  github: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
+  '1password': ['ops_ey'],
+  'filter-comments': [], // only silences findings of other rules (secretlint-disable comments); never reports
+};
+/** Files the preset judges by their extension rather than their text. */
+const ALWAYS_LINTED = /\.p12$/i;
+const PRESET_KEYWORDS = [...new Set(Object.values(SECRETLINT_KEYWORDS).flat())];
+/** One pass finds the keywords of RepoTune's rules and of the preset's (each pass costs about one read of the text). */
+const SECRET_SCANNER = new KeywordScanner([...new Set([...RULE_KEYWORDS, ...PRESET_KEYWORDS])]);
+
+/** The preset's rule ids without RULE_PREFIX, for the drift test. */
+export function presetRuleIds(): string[] {
+  return recommendedRules.map((r) => r.meta.id.slice(RULE_PREFIX.length));
+}
+
+/** Whether secretlint's preset could report anything on this text (see SECRETLINT_KEYWORDS). */
+export function secretlintMayMatch(text: string, relPath: string, hits: KeywordHits = SECRET_SCANNER.scan(text)): boolean {
+  return ALWAYS_LINTED.test(relPath) || PRESET_KEYWORDS.some((w) => hits.has(w));
+}
 
 export function secretlintRuleId(ruleId: string): string {
   return `secretlint/${ruleId.startsWith(RULE_PREFIX) ? ruleId.slice(RULE_PREFIX.length) : ruleId}`;
@@ -49,6 +87,8 @@ function isKnownFalsePositive(f: SecretFinding, text: string): boolean {
  * so that overlapping findings count once (named by the most specific rule).
  */
 export async function scanSecrets(text: string, relPath: string): Promise<SecretFinding[]> {
-  const ordered = [...findWithRules(text, SPECIFIC_RULES), ...(await findWithSecretlint(text, relPath)), ...findWithRules(text, HEURISTIC_RULES)];
+  const hits = SECRET_SCANNER.scan(text);
+  const preset = secretlintMayMatch(text, relPath, hits) ? await findWithSecretlint(text, relPath) : [];
+  const ordered = [...findWithRules(text, SPECIFIC_RULES, hits), ...preset, ...findWithRules(text, HEURISTIC_RULES, hits)];
   return ordered.length === 0 ? [] : mergeFindings(ordered);
 }

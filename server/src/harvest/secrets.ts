@@ -6,6 +6,8 @@
  * assignments) and add an entropy check for unknown token shapes.
  */
 
+import { KeywordScanner, type KeywordHits } from './keywordScan';
+
 /** Minimum Shannon entropy (bits per character) of a value assigned to a secret-looking name. */
 export const GENERIC_SECRET_MIN_ENTROPY = 3.5;
 /** Values shorter than this assigned to secret-looking names are treated as placeholders, not secrets. */
@@ -24,7 +26,7 @@ export interface SecretFinding {
   readonly end: number;
 }
 
-interface SecretRule {
+export interface SecretRule {
   readonly id: string;
   /** Must carry the `d` flag: the secret's range comes from the match indices. */
   readonly pattern: RegExp;
@@ -32,8 +34,18 @@ interface SecretRule {
   readonly group: number;
   /** Extra check on the captured secret (entropy, placeholders). */
   readonly accept?: (secret: string) => boolean;
-  /** The rule runs only on texts containing one of these (lower-cased text): a cheap skip for most files. */
-  readonly hints?: readonly string[];
+  /**
+   * Lower-case words of which the pattern needs at least one (matched case-insensitively): without any, the rule is
+   * skipped. A word list must be complete — a pattern that can match without one of them would be skipped on texts
+   * it should flag (test/unit/harvestSecretGates.test.ts checks this against the plain patterns). Omitted: always run.
+   */
+  readonly keywords?: readonly string[];
+  /**
+   * Where the pattern runs. 'text' (default): over the whole text. 'after-keyword': a sticky pattern tried at the
+   * end of each keyword occurrence (the keyword is the start of the secret's name). 'keyword-line': over each line
+   * that holds a keyword (with any `export` lines just above it), for patterns anchored to whole lines.
+   */
+  readonly scope?: 'text' | 'after-keyword' | 'keyword-line';
 }
 
 export function placeholder(ruleId: string): string {
@@ -45,45 +57,65 @@ export const SPECIFIC_RULES: readonly SecretRule[] = [
   {
     id: 'private-key',
     pattern: /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----[\s\S]*?-----END \1PRIVATE KEY( BLOCK)?-----/dg,
-    hints: ['private key'],
+    keywords: ['private key'],
     group: 0,
   },
-  { id: 'aws-access-key-id', pattern: /\b((?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|A3T[A-Z0-9])[0-9A-Z]{16})\b/dg, group: 1 },
+  {
+    id: 'aws-access-key-id',
+    pattern: /\b((?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|A3T[A-Z0-9])[0-9A-Z]{16})\b/dg,
+    keywords: ['akia', 'asia', 'abia', 'acca', 'agpa', 'aida', 'aroa', 'a3t'],
+    group: 1,
+  },
   {
     id: 'aws-secret-access-key',
     pattern: /aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/dgi,
-    hints: ['secret'],
+    keywords: ['secret'],
     group: 1,
   },
-  { id: 'github-token', pattern: /\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b/dg, group: 1 },
-  { id: 'github-fine-grained-token', pattern: /\b(github_pat_[A-Za-z0-9_]{22,255})\b/dg, group: 1 },
-  { id: 'gitlab-token', pattern: /\b(gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,})\b/dg, group: 1 },
-  { id: 'slack-token', pattern: /\b(xox[baprse]-[A-Za-z0-9-]{10,})\b/dg, group: 1 },
-  { id: 'slack-webhook', pattern: /(https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9_/]{20,})/dg, group: 1, hints: ['hooks.slack.com'] },
-  { id: 'stripe-key', pattern: /\b((?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,})\b/dg, group: 1 },
-  { id: 'openai-style-key', pattern: /\b(sk-(?:proj-|ant-(?:api\d\d-|admin\d\d-)?|svcacct-)?[A-Za-z0-9_-]{20,})\b/dg, group: 1 },
-  { id: 'huggingface-token', pattern: /\b(hf_[A-Za-z0-9]{34,})\b/dg, group: 1 },
-  { id: 'azure-storage-key', pattern: /AccountKey=([A-Za-z0-9+/]{40,}={0,2})/dg, group: 1, hints: ['accountkey='] },
-  { id: 'google-api-key', pattern: /\b(AIza[0-9A-Za-z_-]{35})\b/dg, group: 1 },
-  { id: 'jwt', pattern: /\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})/dg, group: 1 },
+  { id: 'github-token', pattern: /\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b/dg, keywords: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'], group: 1 },
+  { id: 'github-fine-grained-token', pattern: /\b(github_pat_[A-Za-z0-9_]{22,255})\b/dg, keywords: ['github_pat_'], group: 1 },
+  {
+    id: 'gitlab-token',
+    pattern: /\b(gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,})\b/dg,
+    keywords: ['glpat-', 'gldt-', 'glrt-', 'glptt-', 'glcbt-', 'gloas-'],
+    group: 1,
+  },
+  { id: 'slack-token', pattern: /\b(xox[baprse]-[A-Za-z0-9-]{10,})\b/dg, keywords: ['xox'], group: 1 },
+  { id: 'slack-webhook', pattern: /(https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9_/]{20,})/dg, group: 1, keywords: ['hooks.slack.com'] },
+  { id: 'stripe-key', pattern: /\b((?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,})\b/dg, keywords: ['_live_', '_test_'], group: 1 },
+  { id: 'openai-style-key', pattern: /\b(sk-(?:proj-|ant-(?:api\d\d-|admin\d\d-)?|svcacct-)?[A-Za-z0-9_-]{20,})\b/dg, keywords: ['sk-'], group: 1 },
+  { id: 'huggingface-token', pattern: /\b(hf_[A-Za-z0-9]{34,})\b/dg, keywords: ['hf_'], group: 1 },
+  { id: 'azure-storage-key', pattern: /AccountKey=([A-Za-z0-9+/]{40,}={0,2})/dg, group: 1, keywords: ['accountkey='] },
+  { id: 'google-api-key', pattern: /\b(AIza[0-9A-Za-z_-]{35})\b/dg, keywords: ['aiza'], group: 1 },
+  { id: 'jwt', pattern: /\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})/dg, keywords: ['eyj'], group: 1 },
   {
     id: 'url-password',
     // scheme://user:password@host — the password only, so the URL shape stays for the model to learn. Hosts under
     // example.com/.org/.net are documentation (RFC 2606), not credentials.
     pattern: /\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}:\/\/[^\s:/@"'`]{0,100}:([^\s@/"'`]{3,200})@(?!(?:[\w-]+\.)*example\.(?:com|org|net)\b)[^\s/"'`]/dg,
-    hints: ['://'],
+    keywords: ['://'],
     group: 1,
     accept: (s) => !isPlaceholder(s),
   },
 ];
 
 /** Rules that guess from context or entropy: they name a finding only when no specific rule (or secretlint) did. */
+/** Names whose assigned value is a secret (the alternatives of the name part of the two assignment rules). */
+const SECRET_NAME_WORDS = ['password', 'passwd', 'secret', 'token', ...variants('api', 'key'), 'apikey', ...variants('access', 'key'), ...variants('private', 'key')];
+/** `a_b`, `a-b` and `ab`: the spellings `a[_-]?b` stands for. */
+function variants(a: string, b: string): string[] {
+  return [`${a}_${b}`, `${a}-${b}`, `${a}${b}`];
+}
+
+/** Rules that guess from context or entropy: they name a finding only when no specific rule (or secretlint) did. */
 export const HEURISTIC_RULES: readonly SecretRule[] = [
   {
+    // `<name>["']? <op> "<value>"` — tried right after each secret-looking name; the name may end a longer
+    // identifier (`dbPassword = "…"`).
     id: 'generic-secret-assignment',
-    pattern:
-      /(?:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?key|auth[_-]?token|access[_-]?token|token|client[_-]?secret|private[_-]?key)["']?\s*(?::=|=>|[:=])\s*["'`]([^"'`\s]{12,200})["'`]/dgi,
-    hints: ['pass', 'pwd', 'secret', 'key', 'token'],
+    pattern: /["']?\s*(?::=|=>|[:=])\s*["'`]([^"'`\s]{12,200})["'`]/dy,
+    keywords: [...SECRET_NAME_WORDS, 'pwd', ...variants('auth', 'token'), ...variants('access', 'token'), ...variants('client', 'secret')],
+    scope: 'after-keyword',
     group: 1,
     accept: (s) => s.length >= GENERIC_SECRET_MIN_LENGTH && !isPlaceholder(s) && shannonEntropy(s) >= GENERIC_SECRET_MIN_ENTROPY,
   },
@@ -93,7 +125,8 @@ export const HEURISTIC_RULES: readonly SecretRule[] = [
     // (quoted values are the rule above). Code such as `apiKey: process.env.API_KEY,` is not a value.
     pattern:
       /^[ \t-]*(?:export\s+)?[\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[\w.-]*[ \t]*[:=][ \t]*([^\s"'`#][^\s#]{7,200})[ \t]*$/dgim,
-    hints: ['pass', 'secret', 'token', 'key', 'credential'],
+    keywords: [...SECRET_NAME_WORDS, 'credential'],
+    scope: 'keyword-line',
     group: 1,
     accept: (s) => !isPlaceholder(s) && !isCodeExpression(s) && /\d/.test(s) && shannonEntropy(s) >= CONFIG_SECRET_MIN_ENTROPY,
   },
@@ -133,20 +166,81 @@ export function shannonEntropy(s: string): number {
   return h;
 }
 
-export function findWithRules(text: string, rules: readonly SecretRule[]): SecretFinding[] {
+/** Every keyword of the rules above, for one automaton (secretlint.ts adds the preset's to the one the harvest uses). */
+export const RULE_KEYWORDS: readonly string[] = [...new Set([...SPECIFIC_RULES, ...HEURISTIC_RULES].flatMap((r) => r.keywords ?? []))];
+const RULE_SCANNER = new KeywordScanner(RULE_KEYWORDS);
+
+/**
+ * Findings of `rules` in `text`. `hits` must come from a scanner that knows every keyword of the rules; pass one
+ * scan to several calls instead of scanning the text again.
+ */
+export function findWithRules(text: string, rules: readonly SecretRule[], hits: KeywordHits = RULE_SCANNER.scan(text)): SecretFinding[] {
   const found: SecretFinding[] = [];
-  let lower: string | undefined;
   for (const rule of rules) {
-    if (rule.hints && !rule.hints.some((h) => (lower ??= text.toLowerCase()).includes(h))) continue;
-    rule.pattern.lastIndex = 0;
-    for (const m of text.matchAll(rule.pattern)) {
-      const secret = m[rule.group];
-      const at = m.indices?.[rule.group];
-      if (secret === undefined || at === undefined || (rule.accept && !rule.accept(secret))) continue;
-      found.push({ rule: rule.id, start: at[0], end: at[1] });
+    const words = rule.keywords ?? [];
+    if (rule.keywords && !words.some((w) => hits.has(w))) continue;
+    const ends = () => hits.endsOfAny(words);
+    if (rule.scope === 'after-keyword') {
+      for (const end of ends()) {
+        rule.pattern.lastIndex = end;
+        collect(rule, rule.pattern.exec(text), 0, found);
+      }
+    } else if (rule.scope === 'keyword-line') {
+      for (const [from, to] of keywordLines(text, ends())) {
+        rule.pattern.lastIndex = 0;
+        for (const m of text.slice(from, to).matchAll(rule.pattern)) collect(rule, m, from, found);
+      }
+    } else {
+      rule.pattern.lastIndex = 0;
+      for (const m of text.matchAll(rule.pattern)) collect(rule, m, 0, found);
     }
   }
   return found;
+}
+
+function collect(rule: SecretRule, m: RegExpExecArray | RegExpMatchArray | null, offset: number, found: SecretFinding[]): void {
+  const secret = m?.[rule.group];
+  const at = m?.indices?.[rule.group];
+  if (secret === undefined || at === undefined || (rule.accept && !rule.accept(secret))) return;
+  found.push({ rule: rule.id, start: offset + at[0], end: offset + at[1] });
+}
+
+/** The line terminators of `^` and `$` in multiline patterns. */
+function isLineBreak(c: number): boolean {
+  return c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
+}
+/** A line that may carry just the `export` of an assignment on a line below (`export\s+` can span lines). */
+const EXPORT_ONLY_LINE = /^[ \t-]*(?:export)?\s*$/;
+
+/**
+ * The [from, to) ranges of the lines holding the given offsets, each widened upwards over lines that are blank or
+ * only `export`, merged and in order — the text a whole-line rule must see to match there.
+ */
+function keywordLines(text: string, offsets: readonly number[]): [number, number][] {
+  // Offsets ascend (KeywordHits.endsOfAny), so each line is found once and ranges merge with the previous one.
+  const ranges: [number, number][] = [];
+  for (const at of offsets) {
+    const last = ranges[ranges.length - 1];
+    if (last && at <= last[1]) continue;
+    let from = lineStart(text, at - 1);
+    while (from > 0) {
+      const above = lineStart(text, from - 2);
+      if (!EXPORT_ONLY_LINE.test(text.slice(above, from - 1))) break;
+      from = above;
+    }
+    let to = at;
+    while (to < text.length && !isLineBreak(text.charCodeAt(to))) to++;
+    if (last && from <= last[1]) last[1] = to;
+    else ranges.push([from, to]);
+  }
+  return ranges;
+}
+
+/** Offset of the start of the line holding `at` (0 for offsets before the text). */
+function lineStart(text: string, at: number): number {
+  let i = at;
+  while (i >= 0 && !isLineBreak(text.charCodeAt(i))) i--;
+  return i + 1;
 }
 
 /**
@@ -191,5 +285,6 @@ export function applyRedactions(text: string, merged: readonly SecretFinding[]):
 
 /** RepoTune's own rules only (synchronous); harvest uses scanSecrets, which adds secretlint. */
 export function redactSecrets(text: string): Redaction {
-  return applyRedactions(text, mergeFindings([...findWithRules(text, SPECIFIC_RULES), ...findWithRules(text, HEURISTIC_RULES)]));
+  const hits = RULE_SCANNER.scan(text);
+  return applyRedactions(text, mergeFindings([...findWithRules(text, SPECIFIC_RULES, hits), ...findWithRules(text, HEURISTIC_RULES, hits)]));
 }

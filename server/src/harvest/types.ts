@@ -53,6 +53,8 @@ export interface Exclusion {
 export type SecretsMode = 'redact' | 'drop';
 
 export interface HarvestOptions {
+  /** Threads for reading and scanning files: 0 = the calling thread only; default: one per core for large repositories. */
+  readonly workers?: number;
   /** The files changed by this many newest commits are the holdout (default 1; ignored when holdoutDays is set). */
   readonly holdoutCommits?: number;
   /** The files changed by the commits of the last D days before HEAD's commit date are the holdout. */

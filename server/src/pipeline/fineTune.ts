@@ -3,19 +3,20 @@
  * evaluate + forgetting check + gate (activation). The LSP server and
  * the CLI both call runFineTune; neither knows the stages' details.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { harvest, writeManifest } from '../harvest/harvest';
-import type { HarvestManifest } from '../harvest/types';
 import { buildShards } from '../examples/shards';
 import { detectFamily } from '../examples/families';
 import { loadTokenizer } from '../models/tokenizer';
 import { checkModelDir, ensureDemoModel, isDemoModel } from '../models/modelStore';
 import { EXPORT_TIMEOUT_MS, TRAIN_SILENCE_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
-import type { FineTuneParams, FineTuneResult, ProgressParams, Stage } from '../protocol';
+import type { FineTuneParams, FineTuneResult, HarvestSummaryParams, ProgressParams, Stage } from '../protocol';
 import { newRunDir, readActiveRun, writeActiveRun, type ActiveRun } from './runStore';
 import { chooseAdapterCheckpoint, evaluateAndDecide } from './activation';
 import { buildRetrievalIndex } from '../retrieval/repoIndex';
+import { harvestSummaryOf, oneLineSummary } from './trainingConfirmation';
 
 /** Steps of a demo run: enough for the tiny model to pick up the repository's commonest lines in about a minute. */
 export const DEFAULT_DEMO_STEPS = 200;
@@ -44,6 +45,11 @@ export interface PipelineDeps {
   storageDir: string;
   onProgress: (p: ProgressParams) => void;
   log: (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
+  /**
+   * Called once the harvest is done, before anything is trained, with what was kept and left out. Resolves to
+   * whether to train (the sidecar may ask the user); false ends the run as cancelled. Absent = train.
+   */
+  onHarvested?: (summary: HarvestSummaryParams) => boolean | Promise<boolean>;
 }
 
 export interface FineTuneOutcome extends FineTuneResult {
@@ -69,7 +75,7 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
   const { runId, runDir } = newRunDir(deps.storageDir, params.workspace);
   // The corpus folder keeps harvested texts on disk (memory flat in repository size); it shows what was trained on.
   const harvested = await harvest(params.workspace, { corpusDir: path.join(runDir, 'corpus') });
-  writeManifest(runDir, harvested);
+  const manifestPath = writeManifest(runDir, harvested);
   for (const notice of harvested.notices) deps.log('info', notice);
   const trainFiles = harvested.files.filter((f) => f.split === 'train');
   if (trainFiles.length === 0) {
@@ -78,8 +84,18 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
       'bad_data',
     );
   }
-  const harvestSummary = summarise(harvested.manifest);
+  const harvestSummary = oneLineSummary(harvested.manifest);
   checkCancelled();
+  if (deps.onHarvested && !(await deps.onHarvested(harvestSummaryOf(harvested.manifest, params.workspace, manifestPath)))) {
+    // Nothing was trained: the run folder (manifest and corpus copy) goes, so "Manage adapters" lists no empty run.
+    fs.rmSync(runDir, { recursive: true, force: true });
+    const reason = 'Cancelled before training: nothing was trained; the active adapter is unchanged.';
+    stage('done', reason);
+    return {
+      adapterDir: '', onnxDir: '', steps: 0, finalLoss: 0, cancelled: true, filesUsed: trainFiles.length, examples: 0,
+      harvestSummary, activated: false, activationReason: reason, run: undefined,
+    };
+  }
 
   stage('examples', `Building training examples from ${trainFiles.length} files…`, { percent: STAGE_END_PERCENT.harvest });
   const tok = loadTokenizer(modelDir);
@@ -220,12 +236,4 @@ async function train(deps: PipelineDeps, signal: AbortSignal | undefined, params
     off();
     signal?.removeEventListener('abort', onAbort);
   }
-}
-
-function summarise(manifest: HarvestManifest): string {
-  const reasons = Object.entries(manifest.byReason)
-    .map(([r, n]) => `${r} ${n}`)
-    .join(', ');
-  const secrets = Object.values(manifest.secretsRedacted).reduce((a, b) => a + b, 0);
-  return `${manifest.filesOut} of ${manifest.filesIn} files kept, ${manifest.filesExcluded} left out${reasons ? ` (${reasons})` : ''}; ${secrets} secrets redacted; ${manifest.holdoutFiles} held out for evaluation.`;
 }

@@ -6,6 +6,7 @@ so torch is only imported inside functions and its absence is reported as a prob
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -29,6 +30,8 @@ def describe_environment() -> dict:
         problems.append(f"Missing Python package(s): {', '.join(missing)}. To fix it, {SETUP_HINT}.")
     result = {
         "python": platform.python_version(),
+        "executable": sys.executable,
+        "packages": {name: _installed_version(name) for name in TRAINING_PACKAGES},
         "torch": None,
         "cuda": False,
         "device_name": None,
@@ -52,6 +55,14 @@ def describe_environment() -> dict:
     except Exception as exc:  # a driver/runtime mismatch shows up here; training then falls back to CPU
         problems.append(f"CUDA is present but unusable ({exc}); training will run on the CPU.")
     return result
+
+
+def _installed_version(name: str) -> str | None:
+    """The installed distribution's version without importing it (importing torch alone takes seconds)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def resolve_device(requested: str):

@@ -21,7 +21,8 @@ INTERNAL = "internal"
 KINDS = frozenset({MISSING_DEPENDENCY, BAD_MODEL, BAD_DATA, OUT_OF_MEMORY, CANCELLED, INTERNAL})
 
 # What the user runs to (re)create the Python environment; quoted in every missing-dependency message.
-SETUP_HINT = "run the project's Python setup (`node scripts/setup-python.mjs`, which installs server/trainer/requirements.txt)"
+SETUP_HINT = ("run \"RepoTune: Create trainer environment\" in VS Code, or `node scripts/setup-python.mjs` in a source "
+              "checkout (both install server/trainer/requirements.txt)")
 
 
 class WorkerError(Exception):

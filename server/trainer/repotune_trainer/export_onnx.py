@@ -51,23 +51,29 @@ def export_onnx(
     *,
     external_data: bool | None = None,
     quantize: str | None = None,
+    attention: str | None = None,
 ) -> dict:
     """Writes <out_dir>/model.onnx (+ model.onnx.data when large) and repotune-onnx.json.
 
     external_data forces (True) or forbids (False) the external weights file; None decides by size.
     quantize: None (fp32), "int4" or "int8" weights for the linear layers and the lm_head.
+    attention: "gqa" (default: onnxruntime's fused GroupQueryAttention) or "concat" (standard ops only).
     Returns {"onnx_dir", "onnx_path"} with absolute paths.
     """
     # Heavy packages are checked up front so a broken environment reads as missing_dependency, not a crash.
     for name in ("numpy", "onnx", "torch", "transformers", "safetensors") + (("peft",) if adapter_dir else ()):
         require_module(name)
-    from .onnx_graph import build_decoder_model
+    from .onnx_graph import ATTENTION_CHOICES, DEFAULT_ATTENTION, build_decoder_model
     from .onnx_quant import QUANTIZATION_CHOICES
     from .onnx_tensors import TensorStore
 
     if quantize not in QUANTIZATION_CHOICES:
         choices = ", ".join(str(c) for c in QUANTIZATION_CHOICES if c)
         raise ExportError(f"unknown quantization {quantize!r}: use one of {choices}, or none for fp32")
+
+    attention = attention or DEFAULT_ATTENTION
+    if attention not in ATTENTION_CHOICES:
+        raise ExportError(f"unknown attention {attention!r}: use one of {', '.join(ATTENTION_CHOICES)}")
 
     model_path = Path(model_dir).resolve()
     adapter_path = Path(adapter_dir).resolve() if adapter_dir else None
@@ -83,11 +89,11 @@ def export_onnx(
         total_bytes = sum(w.nbytes for w in weights.values())
         use_external = total_bytes > EXTERNAL_DATA_THRESHOLD_BYTES if external_data is None else external_data
         with TensorStore(tmp / EXTERNAL_DATA_FILE if use_external else None) as store:
-            onnx_model = build_decoder_model(spec, weights.get, store.make_tensor, quantize)
+            onnx_model = build_decoder_model(spec, weights.get, store.make_tensor, quantize, attention)
         del model, weights
         (tmp / ONNX_FILE).write_bytes(onnx_model.SerializeToString())
         _check_onnx_file(tmp / ONNX_FILE)
-        meta = _metadata(spec, raw_config, model_path, adapter_path, quantize)
+        meta = _metadata(spec, raw_config, model_path, adapter_path, quantize, attention)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
@@ -255,7 +261,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _metadata(spec: DecoderSpec, cfg: dict, model_path: Path, adapter_path: Path | None, quantize: str | None) -> dict:
+def _metadata(
+    spec: DecoderSpec, cfg: dict, model_path: Path, adapter_path: Path | None, quantize: str | None, attention: str
+) -> dict:
     from .onnx_graph import OPSET
 
     return {
@@ -266,6 +274,9 @@ def _metadata(spec: DecoderSpec, cfg: dict, model_path: Path, adapter_path: Path
         "eos_token_ids": _eos_token_ids(model_path, cfg),
         "dtype": "float32",  # of the graph's inputs/outputs (the contract), whatever the weights' storage
         "weight_quantization": quantize,
+        # "gqa": past_key_values.* may be a fixed-length buffer shared with present.* (the past length is read from
+        # position_ids); "concat": past_key_values.* hold exactly the cached positions.
+        "attention": attention,
         "inputs": spec.input_names(),
         "outputs": spec.output_names(),
         "opset": OPSET,
@@ -284,9 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adapter", default=None, help="PEFT adapter directory to merge (optional)")
     ap.add_argument("--out", required=True, help="output directory (replaced atomically)")
     ap.add_argument("--quantize", choices=["int4", "int8"], default=None, help="weight quantization (default fp32)")
+    ap.add_argument("--attention", choices=["gqa", "concat"], default=None, help="attention kernel (default gqa)")
     args = ap.parse_args(argv)
     try:
-        result = export_onnx(args.model, args.adapter, args.out, quantize=args.quantize)
+        result = export_onnx(args.model, args.adapter, args.out, quantize=args.quantize, attention=args.attention)
     except ExportError as e:
         print(f"export failed: {e}", file=sys.stderr)
         return 2

@@ -28,8 +28,15 @@ OPSET = 17
 IR_VERSION = 8
 # Masked attention scores are replaced (not offset) by this, so no inf/NaN can appear even for large activations.
 MASKED_SCORE = float(np.finfo(np.float32).min)
-# Domain of onnxruntime's contrib ops (MatMulNBits), used only by quantized exports.
+# Domain of onnxruntime's contrib ops (MatMulNBits, GroupQueryAttention).
 MS_DOMAIN = "com.microsoft"
+# "gqa": attention is one com.microsoft GroupQueryAttention node per layer (onnxruntime's fused kernel, as
+# onnxruntime-genai's model builder emits): no [S, T] mask or transposed-key copies, and when past_key_values.* and
+# present.* are bound to the SAME buffer of fixed length (the Node engine does this), the new keys/values are written
+# in place, so a decode step copies no cache at all. The past length is then read from position_ids (the buffer's
+# length is its capacity). "concat": standard ops only (Concat growth of the cache, MatMul/Softmax attention).
+ATTENTION_CHOICES = ("gqa", "concat")
+DEFAULT_ATTENTION = "gqa"
 
 
 @dataclass(frozen=True)
@@ -137,15 +144,22 @@ class _GraphBuilder:
 
 
 def build_decoder_model(
-    spec: DecoderSpec, weight: WeightGetter, make_tensor: TensorMaker, quantize: str | None = None
+    spec: DecoderSpec,
+    weight: WeightGetter,
+    make_tensor: TensorMaker,
+    quantize: str | None = None,
+    attention: str = DEFAULT_ATTENTION,
 ) -> onnx.ModelProto:
     """Returns the ModelProto; make_tensor decides where each initializer's bytes go.
 
     quantize "int4"/"int8" turns every linear layer and the lm_head into MatMulNBits (onnx_quant.py); the
     embedding lookup stays fp32, and the graph's inputs and outputs are the same as the fp32 graph's.
+    attention: see ATTENTION_CHOICES; both graphs have the same inputs and outputs.
     """
     if quantize not in QUANTIZATION_CHOICES:
         raise ValueError(f"unknown quantization {quantize!r}; expected one of {QUANTIZATION_CHOICES}")
+    if attention not in ATTENTION_CHOICES:
+        raise ValueError(f"unknown attention {attention!r}; expected one of {ATTENTION_CHOICES}")
     g = _GraphBuilder(spec, weight, make_tensor, quantize)
     s = spec
     group = s.num_heads // s.num_kv_heads
@@ -153,29 +167,33 @@ def build_decoder_model(
     g.const("zero_1d", i64([0]))
     g.const("one_1d", i64([1]))
     g.const("two_1d", i64([2]))
-    g.const("two_scalar", i64(2))
-    g.const("heads_shape", i64([1, s.num_heads, -1, s.head_dim]))
     g.const("half_dim_1d", i64([s.head_dim // 2]))
     g.const("minus_one_1d", i64([-1]))
     g.const("int64_max_1d", i64([np.iinfo(np.int64).max]))
     g.const("rms_eps", np.array(s.rms_norm_eps, dtype=np.float32))
+    g.const("inv_freq", s.inv_freq.astype(np.float32))
+    g.const("last_index", i64(-1))
+
+    # Rotary tables, shared by all layers: [1, 1, S, D] (or [1, S, 1, D] for gqa's [1, S, heads, D] layout) so they
+    # broadcast over heads.
+    positions = g.op("Unsqueeze", g.op("Cast", "position_ids", to=TensorProto.FLOAT), "minus_one_1d")  # [1, S, 1]
+    freqs = g.op("Mul", positions, "inv_freq")  # [1, S, D/2], as transformers: position_ids[..., None] * inv_freq
+    emb = g.op("Concat", freqs, freqs, axis=-1)
+    cos = g.op("Unsqueeze", g.op("Cos", emb), "two_1d" if attention == "gqa" else "one_1d")
+    sin = g.op("Unsqueeze", g.op("Sin", emb), "two_1d" if attention == "gqa" else "one_1d")
+    if attention == "gqa":
+        return _finish_gqa(g, s, cos, sin, quantize)
+
+    g.const("two_scalar", i64(2))
+    g.const("heads_shape", i64([1, s.num_heads, -1, s.head_dim]))
     g.const("attn_scale", np.array(s.head_dim**-0.5, dtype=np.float32))
     g.const("masked_score", np.array(MASKED_SCORE, dtype=np.float32))
-    g.const("inv_freq", s.inv_freq.astype(np.float32))
     g.const("q_shape", i64([1, -1, s.num_heads, s.head_dim]))
     g.const("kv_shape", i64([1, -1, s.num_kv_heads, s.head_dim]))
     g.const("q_grouped_shape", i64([1, s.num_kv_heads, group, -1, s.head_dim]))
     g.const("attn_out_shape", i64([1, -1, s.num_heads * s.head_dim]))
     g.const("one_scalar", i64(1))
     g.const("zero_scalar", i64(0))
-    g.const("last_index", i64(-1))
-
-    # Rotary tables, shared by all layers: [1, 1, S, D] so they broadcast over heads.
-    positions = g.op("Unsqueeze", g.op("Cast", "position_ids", to=TensorProto.FLOAT), "minus_one_1d")  # [1, S, 1]
-    freqs = g.op("Mul", positions, "inv_freq")  # [1, S, D/2], as transformers: position_ids[..., None] * inv_freq
-    emb = g.op("Concat", freqs, freqs, axis=-1)
-    cos = g.op("Unsqueeze", g.op("Cos", emb), "one_1d")
-    sin = g.op("Unsqueeze", g.op("Sin", emb), "one_1d")
 
     # Causal mask [S, P+S]: query j sits at absolute position P+j and sees keys 0..P+j. P comes from layer 0's past.
     seq_len = g.op("Gather", g.op("Shape", "input_ids"), "one_scalar", axis=0)
@@ -212,6 +230,48 @@ def build_decoder_model(
         act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), g.linear(x, f"{p}.mlp.up_proj"))
         hidden = g.op("Add", hidden, g.linear(act, f"{p}.mlp.down_proj"))
 
+    return _finish(g, s, hidden, quantize)
+
+
+def _finish_gqa(g: _GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: str | None) -> onnx.ModelProto:
+    """The layers with GroupQueryAttention: q/k rotated here (the same ops as the concat graph), kernel causal."""
+    i64 = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
+    g.const("q_bsnd_shape", i64([1, -1, s.num_heads, s.head_dim]))
+    g.const("kv_bsnd_shape", i64([1, -1, s.num_kv_heads, s.head_dim]))
+    g.const("q_flat_shape", i64([1, -1, s.num_heads * s.head_dim]))
+    g.const("kv_flat_shape", i64([1, -1, s.num_kv_heads * s.head_dim]))
+    # The kernel's lengths: total = last position + 1 (positions are contiguous from the cached length), as int32.
+    last_pos = g.op("Gather", g.op("Squeeze", "position_ids", "zero_1d"), "minus_one_1d", axis=0)  # [1]
+    seqlens_k = g.op("Cast", last_pos, to=TensorProto.INT32)
+    total_len = g.op("Cast", g.op("Squeeze", g.op("Add", last_pos, "one_1d"), "zero_1d"), to=TensorProto.INT32)
+
+    hidden = g.op("Gather", g.const("embed_tokens", g.require("model.embed_tokens.weight")), "input_ids", axis=0)
+    for i in range(s.num_layers):
+        p = f"model.layers.{i}"
+        x = g.rms_norm(hidden, f"{p}.input_layernorm.weight")
+        q = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.q_proj"), "q_bsnd_shape"), cos, sin)
+        k = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.k_proj"), "kv_bsnd_shape"), cos, sin)
+        v = g.linear(x, f"{p}.self_attn.v_proj")
+        inputs = [g.op("Reshape", q, "q_flat_shape"), g.op("Reshape", k, "kv_flat_shape"), v,
+                  f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len]
+        g._n += 1
+        attn = f"gqa_{g._n}"
+        g.nodes.append(helper.make_node(
+            "GroupQueryAttention", inputs, [attn, f"present.{i}.key", f"present.{i}.value"],
+            name=f"n{g._n}", domain=MS_DOMAIN,
+            num_heads=s.num_heads, kv_num_heads=s.num_kv_heads, scale=float(s.head_dim**-0.5),
+        ))
+        hidden = g.op("Add", hidden, g.linear(attn, f"{p}.self_attn.o_proj"))
+
+        x = g.rms_norm(hidden, f"{p}.post_attention_layernorm.weight")
+        gate = g.linear(x, f"{p}.mlp.gate_proj")
+        act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), g.linear(x, f"{p}.mlp.up_proj"))
+        hidden = g.op("Add", hidden, g.linear(act, f"{p}.mlp.down_proj"))
+    return _finish(g, s, hidden, quantize, contrib=True)
+
+
+def _finish(g: _GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, contrib: bool = False) -> onnx.ModelProto:
+    """Final norm, the head (last position only) and the model."""
     last = g.op("Gather", g.rms_norm(hidden, "model.norm.weight"), "last_index", axis=1)  # [1, H]
     if quantize:
         # The head is the largest matmul of a decode step (V x H); tied weights get a quantized copy of the embedding.
@@ -224,7 +284,7 @@ def build_decoder_model(
         g.op_to("logits", "Gemm", last, g.const("lm_head", g.require("lm_head.weight")), transB=1)
 
     graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s), _graph_outputs(s), g.initializers)
-    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(MS_DOMAIN, 1)] if quantize else [])
+    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(MS_DOMAIN, 1)] if quantize or contrib else [])
     model = helper.make_model(graph, opset_imports=opsets, producer_name="repotune")
     model.ir_version = IR_VERSION
     return model

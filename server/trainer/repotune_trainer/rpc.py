@@ -117,7 +117,7 @@ class Worker:
         self._running: str | None = None  # method the main thread is executing
         self.methods: dict[str, Callable[[dict], Any]] = {
             "env": self.env, "make_demo_model": self.make_demo_model, "train": self.train,
-            "export_onnx": self.export_onnx, "shutdown": lambda params: {},
+            "export_onnx": self.export_onnx, "export_merged": self.export_merged, "shutdown": lambda params: {},
         }
 
     # ---- reader thread -----------------------------------------------------------------------------------------
@@ -238,6 +238,15 @@ class Worker:
 
         # export_onnx validates the value and names the allowed ones.
         return export_onnx(model_dir, adapter_dir, out_dir, quantize=params.get("quantize"))
+
+    def export_merged(self, params: dict) -> dict:
+        model_dir, adapter_dir, out_dir = params.get("model_dir"), params.get("adapter_dir"), params.get("out_dir")
+        if not all(isinstance(v, str) and v for v in (model_dir, adapter_dir, out_dir)):
+            raise WorkerError(BAD_DATA, "export_merged needs {\"model_dir\": str, \"adapter_dir\": str, \"out_dir\": str}")
+        require_training_stack()
+        from .export_merged import export_merged
+
+        return export_merged(model_dir, adapter_dir, out_dir)
 
 
 def _redirect_stdout_to_stderr() -> TextIO:

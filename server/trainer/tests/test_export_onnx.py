@@ -140,6 +140,25 @@ def test_incremental_decoding_matches_full_sequence(merged_model, adapter_export
     assert decoder.past["past_key_values.0.key"].shape == (1, 2, PREFILL_LEN + DECODE_STEPS, 32)
 
 
+def test_concat_attention_export_matches_hf_prefill_and_decoding(work, merged_model, demo_dir, adapter_dir):
+    """The standard-ops attention graph (attention="concat", no contrib ops) stays exact too."""
+    result = export_onnx(str(demo_dir), str(adapter_dir), str(work / "onnx-concat"), attention="concat")
+    meta = json.loads((_onnx_dir(result) / "repotune-onnx.json").read_text())
+    assert meta["attention"] == "concat"
+    assert b"GroupQueryAttention" not in (_onnx_dir(result) / "model.onnx").read_bytes()
+    ids = _prompt(PREFILL_LEN + DECODE_STEPS, seed=11)
+    reference = _hf_logits(merged_model, ids)
+    decoder = OrtDecoder(_onnx_dir(result))
+    np.testing.assert_allclose(decoder.step(ids[:PREFILL_LEN]), reference[PREFILL_LEN - 1], atol=LOGITS_ATOL, rtol=0)
+    for pos in range(PREFILL_LEN, PREFILL_LEN + DECODE_STEPS):
+        np.testing.assert_allclose(decoder.step([ids[pos]]), reference[pos], atol=LOGITS_ATOL, rtol=0)
+
+
+def test_unknown_attention_is_refused(work, demo_dir):
+    with pytest.raises(ExportError, match="unknown attention 'flash'"):
+        export_onnx(str(demo_dir), None, str(work / "onnx-bad-attention"), attention="flash")
+
+
 def test_greedy_generation_matches_hf_generate(merged_model, adapter_export):
     ids = _prompt(8, seed=7)
     decoder = OrtDecoder(_onnx_dir(adapter_export))
@@ -161,7 +180,7 @@ def test_graph_io_and_metadata(demo_dir, adapter_dir, adapter_export):
     onnx_dir = _onnx_dir(adapter_export)
     meta = json.loads((onnx_dir / "repotune-onnx.json").read_text())
     assert (meta["num_layers"], meta["num_kv_heads"], meta["head_dim"], meta["vocab_size"]) == (4, 2, 32, 1088)
-    assert meta["eos_token_ids"] == [1024] and meta["dtype"] == "float32"
+    assert meta["eos_token_ids"] == [1024] and meta["dtype"] == "float32" and meta["attention"] == "gqa"
     sha = hashlib.sha256((adapter_dir / "adapter_model.safetensors").read_bytes()).hexdigest()
     assert meta["source"] == {"base_model_dir": str(demo_dir.resolve()), "adapter_dir": str(adapter_dir.resolve()),
                               "adapter_sha256": sha}

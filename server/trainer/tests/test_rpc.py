@@ -94,6 +94,8 @@ def test_ping_and_env(worker):
     env = worker.call("env")["result"]
     assert env["python"].startswith("3.") and env["torch"] and env["cuda"] is False
     assert env["problems"] == [] and env["device_name"] is None
+    assert Path(env["executable"]).exists() and env["packages"]["torch"].startswith(env["torch"].split("+")[0])
+    assert all(env["packages"][name] for name in ("transformers", "peft", "safetensors", "tokenizers", "numpy"))
 
 
 def test_protocol_errors(worker):

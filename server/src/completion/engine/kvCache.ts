@@ -1,12 +1,27 @@
 /**
  * The attention KV cache between decoding steps, and between calls: the ids whose keys/values it holds plus the
- * per-layer `present.*` tensors. Keeping it after a call lets the next prompt that starts with the same tokens
- * (the common case while typing: only the end of the prefix changes) prefill only its new tail.
+ * per-layer keys/values. Keeping it after a call lets the next prompt that starts with the same tokens (typing:
+ * completion/stablePrompt.ts keeps everything but the prompt's end still) prefill only its new tail.
+ *
+ * Memory is allocated once and reused, and ORT writes into it directly (preallocated outputs), instead of
+ * returning fresh arrays of the whole cache per token (measured in bench/complete):
+ *  - shared (exports with `sharedKvBuffer`, GroupQueryAttention): one buffer per layer's keys and values, of
+ *    layout [1, kvH, capacity, D], bound as both past_key_values.* and present.*: the kernel appends the new
+ *    positions in place, so a step copies no cache at all, and truncating is just forgetting ids;
+ *  - compact (older "concat" exports, whose past must hold exactly P positions): two buffers per layer, the one
+ *    the next run reads past_key_values.* from and the one ORT writes present.* into, swapped after each run; both
+ *    hold the layout [1, kvH, P, D] in their first kvH*P*D floats.
  */
 import * as ort from 'onnxruntime-node';
 import { pastKeyName, pastValueName, presentKeyName, presentValueName, type OnnxModelInfo } from './onnxMetadata';
 
-interface LayerKv {
+/**
+ * Capacity is allocated in multiples of this many positions: the engine reserves a whole request (prompt + new
+ * tokens) up front, and the next keystroke's request, a few tokens longer, still fits.
+ */
+const CAPACITY_STEP_TOKENS = 512;
+
+interface LayerBuffers {
   key: Float32Array;
   value: Float32Array;
 }
@@ -14,7 +29,10 @@ interface LayerKv {
 export class KvCache {
   /** Token ids whose keys/values are held, in position order. */
   private ids: number[] = [];
-  private layers: LayerKv[] = [];
+  /** Per layer: [read, write] buffers of `capacity` positions each. */
+  private read: LayerBuffers[] = [];
+  private write: LayerBuffers[] = [];
+  private capacity = 0;
 
   constructor(private readonly info: OnnxModelInfo) {}
 
@@ -22,9 +40,17 @@ export class KvCache {
     return this.ids.length;
   }
 
+  /** Forgets the held positions; the buffers stay allocated for the next prompt. */
   clear(): void {
     this.ids = [];
-    this.layers = [];
+  }
+
+  /** Frees the buffers too (the engine is disposed). */
+  release(): void {
+    this.ids = [];
+    this.read = [];
+    this.write = [];
+    this.capacity = 0;
   }
 
   /** Length of the longest prefix of `prompt` whose keys/values are held. */
@@ -39,46 +65,80 @@ export class KvCache {
   truncate(keep: number): void {
     if (keep >= this.ids.length) return;
     if (keep <= 0) return this.clear();
+    if (this.info.sharedKvBuffer) {
+      this.ids = this.ids.slice(0, keep); // positions past the ids are simply overwritten by the next run
+      return;
+    }
     const { numKvHeads, headDim } = this.info;
     const oldLen = this.ids.length;
-    // Layout [1, kvH, P, D]: each head's P rows are contiguous, so keep the first `keep` rows of every head.
-    const cut = (src: Float32Array): Float32Array => {
-      const out = new Float32Array(numKvHeads * keep * headDim);
-      for (let h = 0; h < numKvHeads; h++) {
-        out.set(src.subarray(h * oldLen * headDim, (h * oldLen + keep) * headDim), h * keep * headDim);
+    // Layout [1, kvH, P, D]: each head's rows are contiguous; moving head h's first `keep` rows down to h*keep
+    // never overwrites rows not yet moved (h*keep <= h*oldLen), so it is done in place.
+    for (const layer of this.read) {
+      for (const buf of [layer.key, layer.value]) {
+        for (let h = 1; h < numKvHeads; h++) buf.copyWithin(h * keep * headDim, h * oldLen * headDim, (h * oldLen + keep) * headDim);
       }
-      return out;
-    };
-    this.layers = this.layers.map((l) => ({ key: cut(l.key), value: cut(l.value) }));
+    }
     this.ids = this.ids.slice(0, keep);
   }
 
-  /** The past_key_values.* feeds for the held positions (empty [1, kvH, 0, D] tensors when nothing is held). */
-  pastFeeds(): Record<string, ort.Tensor> {
-    const { numLayers, numKvHeads, headDim } = this.info;
-    const dims = [1, numKvHeads, this.ids.length, headDim];
-    const feeds: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < numLayers; i++) {
-      const layer = this.layers[i];
-      feeds[pastKeyName(i)] = new ort.Tensor('float32', layer ? layer.key : new Float32Array(0), dims);
-      feeds[pastValueName(i)] = new ort.Tensor('float32', layer ? layer.value : new Float32Array(0), dims);
-    }
-    return feeds;
+  /** Makes room for `total` positions, keeping the held ones (growing copies them once). */
+  reserve(total: number): void {
+    if (total <= this.capacity) return;
+    const { numKvHeads, headDim, numLayers, sharedKvBuffer } = this.info;
+    const capacity = Math.ceil(total / CAPACITY_STEP_TOKENS) * CAPACITY_STEP_TOKENS;
+    const held = this.ids.length;
+    const grow = (old: Float32Array | undefined) => {
+      const next = new Float32Array(numKvHeads * capacity * headDim);
+      if (!old || held === 0) return next;
+      if (!sharedKvBuffer) {
+        next.set(old.subarray(0, numKvHeads * held * headDim));
+        return next;
+      }
+      // [1, kvH, capacity, D]: each head's rows start at h * capacity, which changes with the capacity.
+      for (let h = 0; h < numKvHeads; h++) next.set(old.subarray(h * this.capacity * headDim, (h * this.capacity + held) * headDim), h * capacity * headDim);
+      return next;
+    };
+    const layers = (old: LayerBuffers[]) => Array.from({ length: numLayers }, (_, i) => ({ key: grow(old[i]?.key), value: grow(old[i]?.value) }));
+    this.read = layers(this.read);
+    this.write = sharedKvBuffer ? this.read : layers(this.write);
+    this.capacity = capacity;
   }
 
-  /** Takes the present.* outputs of a run that fed `fedIds` after the held positions. */
-  append(fedIds: readonly number[], outputs: ort.InferenceSession.ReturnType): void {
-    const layers: LayerKv[] = [];
-    const expected = this.info.numKvHeads * (this.ids.length + fedIds.length) * this.info.headDim;
-    for (let i = 0; i < this.info.numLayers; i++) {
-      const key = outputs[presentKeyName(i)]?.data;
-      const value = outputs[presentValueName(i)]?.data;
-      if (!(key instanceof Float32Array) || !(value instanceof Float32Array) || key.length !== expected || value.length !== expected) {
-        throw new Error(`ONNX model returned no usable ${presentKeyName(i)}/${presentValueName(i)} (expected ${expected} floats)`);
+  private tensor(buf: Float32Array, positions: number): ort.Tensor {
+    const { numKvHeads, headDim } = this.info;
+    return new ort.Tensor('float32', buf.subarray(0, numKvHeads * positions * headDim), [1, numKvHeads, positions, headDim]);
+  }
+
+  /**
+   * The past_key_values.* feeds for the held positions, and the present.* outputs (preallocated) for a run that
+   * feeds `newTokens` more.
+   */
+  bindings(newTokens: number): { feeds: Record<string, ort.Tensor>; fetches: Record<string, ort.Tensor> } {
+    const past = this.ids.length;
+    this.reserve(past + newTokens);
+    const feeds: Record<string, ort.Tensor> = {};
+    const fetches: Record<string, ort.Tensor> = {};
+    if (this.info.sharedKvBuffer) {
+      for (let i = 0; i < this.info.numLayers; i++) {
+        const key = this.tensor(this.read[i].key, this.capacity);
+        const value = this.tensor(this.read[i].value, this.capacity);
+        feeds[pastKeyName(i)] = fetches[presentKeyName(i)] = key;
+        feeds[pastValueName(i)] = fetches[presentValueName(i)] = value;
       }
-      layers.push({ key, value });
+      return { feeds, fetches };
     }
-    this.layers = layers;
-    this.ids = this.ids.concat(fedIds);
+    for (let i = 0; i < this.info.numLayers; i++) {
+      feeds[pastKeyName(i)] = this.tensor(this.read[i].key, past);
+      feeds[pastValueName(i)] = this.tensor(this.read[i].value, past);
+      fetches[presentKeyName(i)] = this.tensor(this.write[i].key, past + newTokens);
+      fetches[presentValueName(i)] = this.tensor(this.write[i].value, past + newTokens);
+    }
+    return { feeds, fetches };
+  }
+
+  /** Records a run that fed `fedIds` after the held positions and wrote present.* into the bound outputs. */
+  commit(fedIds: readonly number[]): void {
+    if (!this.info.sharedKvBuffer) [this.read, this.write] = [this.write, this.read];
+    for (const id of fedIds) this.ids.push(id);
   }
 }

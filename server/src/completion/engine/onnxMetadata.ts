@@ -15,6 +15,12 @@ export interface OnnxModelInfo {
   readonly headDim: number;
   readonly vocabSize: number;
   readonly eosTokenIds: readonly number[];
+  /**
+   * The graph's attention accepts past_key_values.* as a fixed-length buffer that is also bound as present.*
+   * (export `attention: "gqa"`): new keys/values are written in place. Older ("concat") exports need the past
+   * to hold exactly the cached positions.
+   */
+  readonly sharedKvBuffer: boolean;
   /** Absolute path of model.onnx. */
   readonly modelPath: string;
 }
@@ -59,6 +65,7 @@ export function readOnnxModelInfo(onnxDir: string): OnnxModelInfo {
     headDim: positiveInt(meta, 'head_dim', metaPath),
     vocabSize: positiveInt(meta, 'vocab_size', metaPath),
     eosTokenIds: eos as number[],
+    sharedKvBuffer: meta.attention === 'gqa',
     modelPath,
   };
 }

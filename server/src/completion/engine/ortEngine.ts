@@ -23,6 +23,14 @@ const CORE_SHARE = 0.5;
  */
 const MIN_REUSED_TOKENS = 8;
 
+/**
+ * The prompt is prefilled in runs of at most this many tokens. onnxruntime-node runs a session on the main thread,
+ * so one 2k-token run would hold the sidecar's event loop (and a newer keystroke's cancellation) for seconds;
+ * between chunks the abort signal is checked and the keys/values done so far stay cached for the next prompt.
+ * Large enough that the matrix kernels stay efficient.
+ */
+export const PREFILL_CHUNK_TOKENS = 256;
+
 /** Why a generation ended. 'filter' is reported when onToken asked to stop. */
 /** Scoring restarts the KV cache after this many tokens (a window well inside any model's context). */
 export const SCORE_WINDOW_TOKENS = 1024;
@@ -88,6 +96,8 @@ function argmax(logits: Float32Array): number {
 
 export class OrtEngine {
   private readonly cache: KvCache;
+  private readonly logits: Float32Array;
+  private readonly logitsOutput: ort.Tensor;
   private busy = false;
   private disposed = false;
 
@@ -97,6 +107,8 @@ export class OrtEngine {
     private readonly reuseKvCache: boolean,
   ) {
     this.cache = new KvCache(info);
+    this.logits = new Float32Array(info.vocabSize);
+    this.logitsOutput = new ort.Tensor('float32', this.logits, [1, info.vocabSize]);
   }
 
   static async load(onnxDir: string, opts: EngineOptions = {}): Promise<OrtEngine> {
@@ -115,19 +127,19 @@ export class OrtEngine {
     return new OrtEngine(info, session, opts.reuseKvCache ?? true);
   }
 
-  /** Feeds `ids` after the cached positions; returns the logits of the last one. */
+  /**
+   * Feeds `ids` after the cached positions; returns the logits of the last one. Outputs are preallocated (the KV
+   * cache's buffers, one logits array), so a step allocates nothing: the returned array is overwritten by the next.
+   */
   private async step(ids: readonly number[]): Promise<Float32Array> {
     const start = this.cache.length;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: int64(ids),
-      position_ids: int64(ids.map((_, i) => start + i)),
-      ...this.cache.pastFeeds(),
-    };
-    const out = await this.session.run(feeds);
-    this.cache.append(ids, out);
-    const logits = out.logits?.data;
-    if (!(logits instanceof Float32Array)) throw new Error('ONNX model returned no float32 logits');
-    return logits;
+    const { feeds, fetches } = this.cache.bindings(ids.length);
+    feeds.input_ids = int64(ids);
+    feeds.position_ids = int64(ids.map((_, i) => start + i));
+    fetches.logits = this.logitsOutput;
+    await this.session.run(feeds, fetches);
+    this.cache.commit(ids);
+    return this.logits;
   }
 
   async generate(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
@@ -146,12 +158,23 @@ export class OrtEngine {
       let reused = this.reuseKvCache ? Math.min(this.cache.commonPrefixLength(promptIds), promptIds.length - 1) : 0;
       if (reused < MIN_REUSED_TOKENS) reused = 0;
       this.cache.truncate(reused);
+      this.cache.reserve(promptIds.length + opts.maxNewTokens); // one allocation for the whole request
       const tail = promptIds.slice(reused);
-      let logits = await this.step(tail);
-      prefillMs = performance.now() - t0;
+      let prefilled = 0;
       const result = (stoppedBy: StopReason): GenerateResult => ({
-        ids, stoppedBy, reusedTokens: reused, prefilledTokens: tail.length, prefillMs, decodeMs: performance.now() - t0 - prefillMs,
+        ids, stoppedBy, reusedTokens: reused, prefilledTokens: prefilled, prefillMs, decodeMs: performance.now() - t0 - prefillMs,
       });
+      let logits!: Float32Array;
+      while (prefilled < tail.length) {
+        if (prefilled > 0 && opts.signal?.aborted) {
+          prefillMs = performance.now() - t0;
+          return result('cancelled');
+        }
+        const chunk = tail.slice(prefilled, prefilled + PREFILL_CHUNK_TOKENS);
+        logits = await this.step(chunk);
+        prefilled += chunk.length;
+      }
+      prefillMs = performance.now() - t0;
       for (;;) {
         const next = argmax(logits);
         if (stopIds.has(next)) return result('stop');
@@ -206,7 +229,7 @@ export class OrtEngine {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.cache.clear();
+    this.cache.release();
     await this.session.release();
   }
 }

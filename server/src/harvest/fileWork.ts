@@ -1,0 +1,54 @@
+/**
+ * The per-file part of the harvest — read, decode, scan for secrets, redact, hash, sign — as one pure step that
+ * runs in the harvest's thread or in a worker thread (pool.ts) with the same result. Everything after it (store,
+ * holdout, deduplication) needs all files and stays in the harvest.
+ */
+import { createHash } from 'node:crypto';
+import { minhashSignature, type Signature } from './neardup';
+import { FileReader } from './read';
+import { scanSecrets } from './secretlint';
+import { applyRedactions } from './secrets';
+import type { ExclusionReason, SecretsMode } from './types';
+
+export interface FileWorkSettings {
+  readonly root: string;
+  readonly maxBytes: number;
+  readonly secrets: SecretsMode;
+}
+
+interface Outcome {
+  readonly path: string;
+  /** Bytes read from disk (0 when the file was left out before reading). */
+  readonly diskBytes: number;
+  /** Secrets found per rule; counted even when the file is then dropped for them. */
+  readonly secretCounts: Record<string, number>;
+}
+
+export type FileOutcome =
+  | (Outcome & { readonly reason: ExclusionReason })
+  | (Outcome & { readonly text: string; readonly sha256: string; readonly bytes: number; readonly signature: Signature | undefined });
+
+export class FileWork {
+  private readonly reader: FileReader;
+
+  constructor(private readonly settings: FileWorkSettings) {
+    this.reader = new FileReader(settings.root, settings.maxBytes);
+  }
+
+  async process(rel: string): Promise<FileOutcome> {
+    const read = this.reader.read(rel);
+    if ('reason' in read) return { path: rel, diskBytes: read.diskBytes, secretCounts: {}, reason: read.reason };
+    const findings = await scanSecrets(read.text, rel);
+    const redaction = applyRedactions(read.text, findings);
+    const base = { path: rel, diskBytes: read.diskBytes, secretCounts: redaction.counts };
+    if (findings.length > 0 && this.settings.secrets === 'drop') return { ...base, reason: 'secret' };
+    const text = redaction.text;
+    return {
+      ...base,
+      text,
+      sha256: createHash('sha256').update(text).digest('hex'),
+      bytes: Buffer.byteLength(text),
+      signature: minhashSignature(text),
+    };
+  }
+}

@@ -1,0 +1,79 @@
+"""Exports base + LoRA adapter merged into one Hugging Face model folder ("Export adapter" → merged model).
+
+The folder is what `AutoModelForCausalLM.from_pretrained` loads without PEFT: config.json, the merged weights as
+safetensors, the base model's tokenizer files and repotune-adapter.json naming the base and adapter it came from.
+Weights are merged in fp32 (the same loading path as the ONNX export, export_onnx._load_merged_model), written to a
+temp dir beside out_dir and renamed into place, so a reader never sees half a model.
+
+    python -m repotune_trainer.export_merged --model DIR --adapter DIR --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from .checkpoint import ADAPTER_META, TOKENIZER_FILES, now_iso
+from .errors import INTERNAL, OUT_OF_MEMORY, require_module
+from .export_onnx import ExportError, _check_adapter_dir, _load_merged_model, _make_temp_dir_beside, _read_config
+
+# Written next to the weights: where the merged model came from.
+MERGED_META_FILE = ADAPTER_META
+
+
+def export_merged(model_dir: str, adapter_dir: str, out_dir: str) -> dict:
+    """Writes <out_dir> as a complete HF model folder (base + adapter merged); returns {"merged_dir", "files"}."""
+    for name in ("torch", "transformers", "safetensors", "peft"):
+        require_module(name)
+    model_path = Path(model_dir).resolve()
+    adapter_path = Path(adapter_dir).resolve()
+    out = Path(out_dir).resolve()
+    _read_config(model_path)  # a clear error for a missing or broken model folder, before loading anything
+    _check_adapter_dir(adapter_path)
+    tmp = _make_temp_dir_beside(out)
+    try:
+        model = _load_merged_model(model_path, adapter_path)
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        del model
+        for name in TOKENIZER_FILES:
+            if (model_path / name).is_file():
+                shutil.copy2(model_path / name, tmp / name)
+        meta = {"base_model": str(model_path), "adapter": str(adapter_path), "merged": True, "created": now_iso()}
+        adapter_meta = adapter_path / ADAPTER_META
+        if adapter_meta.is_file():
+            meta["adapter_metadata"] = json.loads(adapter_meta.read_text(encoding="utf-8"))
+        (tmp / MERGED_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except MemoryError as e:
+        raise ExportError(f"not enough memory to merge {adapter_path} into {model_path} (needs the fp32 weights in RAM)",
+                          kind=OUT_OF_MEMORY) from e
+    except OSError as e:
+        raise ExportError(f"could not write the merged model to {out}: {e}", kind=INTERNAL) from e
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {"merged_dir": str(out), "files": sorted(p.name for p in out.iterdir())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Merge a LoRA adapter into its base model (one HF model folder).")
+    ap.add_argument("--model", required=True, help="base model directory (Hugging Face layout, safetensors)")
+    ap.add_argument("--adapter", required=True, help="PEFT adapter directory")
+    ap.add_argument("--out", required=True, help="output directory (replaced if it exists)")
+    args = ap.parse_args(argv)
+    try:
+        print(json.dumps(export_merged(args.model, args.adapter, args.out)))
+    except ExportError as e:
+        print(f"error ({e.kind}): {e.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

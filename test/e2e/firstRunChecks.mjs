@@ -1,0 +1,81 @@
+// The first-run checks, before the main ones (checks.mjs) on the same fresh profile: the walkthrough opens by
+// itself on the first activation with its steps, "Check environment" reports the trainer Python's facts and ticks
+// its step, "Create trainer environment" shows its progress and cancels cleanly (no pip install here: far too slow,
+// and offline).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SELECTORS } from './workbench.mjs';
+
+const ACTIVATION_TIMEOUT_MS = 60_000;
+const WALKTHROUGH_TIMEOUT_MS = 30_000;
+/** The sidecar starts, then asks the worker (which imports torch) for its environment. */
+const CHECK_TIMEOUT_MS = 60_000;
+const SETUP_PROGRESS_TIMEOUT_MS = 30_000;
+const CANCEL_TIMEOUT_MS = 30_000;
+const WALKTHROUGH = '.gettingStartedContainer';
+const STEP = (id) => `button.getting-started-step[data-step-id$="${id}"]`;
+const STEP_TITLES = ['Check the environment', 'Create the trainer environment', 'Choose a model', 'Fine-tune on this repository', 'Watch it train (optional)'];
+
+export async function runFirstRunChecks(wb, { url, storageDir, loadTimeoutMs }) {
+  const results = [];
+  let blocked = null;
+  const check = async (name, body) => {
+    if (blocked) {
+      results.push({ name, ok: false, detail: `not run: "${blocked}" failed` });
+      console.log(`  ✗ ${name} (not run)`);
+      return;
+    }
+    const t0 = Date.now();
+    try {
+      const detail = (await body()) ?? '';
+      results.push({ name, ok: true, detail });
+      console.log(`  ✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s) ${detail}`);
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      results.push({ name, ok: false, detail });
+      console.log(`  ✗ ${name}: ${detail}`);
+      await wb.screenshot(`FAILED-${name.replace(/\W+/g, '-')}`);
+      blocked = name;
+    }
+  };
+  const visibleText = () => wb.page.$eval(WALKTHROUGH, (e) => (e.offsetParent ? e.innerText : '')).catch(() => '');
+
+  await check('first activation opens the RepoTune walkthrough with its steps', async () => {
+    await wb.open(url, loadTimeoutMs);
+    await wb.waitFor('RepoTune status bar item', () => wb.repoTuneStatus(), ACTIVATION_TIMEOUT_MS);
+    const text = await wb.waitFor('the walkthrough', async () => ((await visibleText()).includes('Get started with RepoTune') ? visibleText() : null), WALKTHROUGH_TIMEOUT_MS);
+    await wb.screenshot('walkthrough');
+    const missing = STEP_TITLES.filter((t) => !text.includes(t));
+    if (missing.length) throw new Error(`steps missing: ${missing.join(', ')}`);
+    return `${STEP_TITLES.length} steps`;
+  });
+
+  await check('"Check environment" reports Python, torch and CUDA and ticks its step', async () => {
+    await wb.runCommand('RepoTune: Check environment');
+    const [which, text] = await wb.waitForToast([/RepoTune: (CPU only|GPU ready)/, /Python missing|packages missing|failed|not running/i], CHECK_TIMEOUT_MS);
+    if (which !== 0) throw new Error(text);
+    for (const fact of [/Python 3\.\d+\.\d+ \(\//, /torch \d+\.\d+/, /CUDA: (no|yes)/]) {
+      if (!fact.test(text)) throw new Error(`"${text}" lacks ${fact}`);
+    }
+    await wb.waitFor('the step ticked', async () => (await wb.page.$(`${STEP('checkEnvironment')}[aria-checked="true"]`)) !== null || null, WALKTHROUGH_TIMEOUT_MS);
+    await wb.screenshot('check-environment');
+    return JSON.stringify(text.slice(0, 160));
+  });
+
+  await check('"Create trainer environment" from its walkthrough step shows progress; Cancel leaves nothing behind', async () => {
+    // The way a new user starts it: expand the step, press its button (the palette would do the same command).
+    await wb.page.click(STEP('setupEnvironment'), { timeout: WALKTHROUGH_TIMEOUT_MS });
+    await wb.page.click(`${STEP('setupEnvironment')} .button-container .monaco-button`, { timeout: WALKTHROUGH_TIMEOUT_MS });
+    const [, progress] = await wb.waitForToast([/creating a virtual environment|installing/], SETUP_PROGRESS_TIMEOUT_MS);
+    await wb.screenshot('setup-environment-progress');
+    await wb.page.click(`${SELECTORS.toasts} .monaco-button:has-text("Cancel")`, { timeout: SETUP_PROGRESS_TIMEOUT_MS });
+    const [which, text] = await wb.waitForToast([/cancelled; nothing half-made is kept/, /failed|is ready/i], CANCEL_TIMEOUT_MS);
+    if (which !== 0) throw new Error(`expected a cancellation, got: ${text}`);
+    const venv = path.join(storageDir, 'venv');
+    await wb.waitFor(`${venv} removed`, async () => !fs.existsSync(venv) || null, CANCEL_TIMEOUT_MS);
+    await wb.waitFor('the step ticked', async () => (await wb.page.$(`${STEP('setupEnvironment')}[aria-checked="true"]`)) !== null || null, WALKTHROUGH_TIMEOUT_MS);
+    return `${JSON.stringify(progress.slice(0, 90))} → ${JSON.stringify(text)}`;
+  });
+
+  return results;
+}
