@@ -11,7 +11,7 @@ import { ensureDemoModel } from '../helpers/paths';
 import { fakeTokenizerFor } from '../helpers/fakeTokenizer';
 import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
 import { detectFamily, FAMILIES, type ModelFamily } from '../../server/src/examples/families';
-import { buildFimPrompt, type ContextSnippet } from '../../server/src/examples/promptBuilder';
+import { buildFimPrompt, DEFAULT_BUDGET, type ContextSnippet } from '../../server/src/examples/promptBuilder';
 import { buildFimExample, trainingPromptBudget } from '../../server/src/examples/trainingExample';
 import { buildEditorPrompt } from '../../server/src/examples/editorPrompt';
 import { examplesOfFile, type ShardInputFile } from '../../server/src/examples/shards';
@@ -19,6 +19,7 @@ import { buildRetrievalIndex } from '../../server/src/retrieval/repoIndex';
 import { parseFile } from '../../server/src/syntax/grammars';
 import { docBodyTargets, syntaxSpans } from '../../server/src/syntax/spans';
 import { cursorWindows } from '../../server/src/completion/context';
+import { StablePromptBuilder } from '../../server/src/completion/stablePrompt';
 import { GO_SAMPLE, PYTHON_SAMPLE, RUST_SAMPLE, TYPESCRIPT_SAMPLE } from '../helpers/syntaxSamples';
 
 interface EditorState {
@@ -135,3 +136,32 @@ for (const family of FAMILIES) {
     for (const kind of ['statement', 'function-body', 'arguments', 'doc-function', 'doc-class', 'line']) assert.ok(spans.has(kind), `${kind} examples`);
   });
 }
+
+/**
+ * The serving prompt anchors the typed line after the FIM middle token (completion/stablePrompt.ts). For a `line`
+ * training example (middle from the line's content start, indentation in the prefix), the serving prompt after typing
+ * the middle's first k tokens — at each token boundary, a blank before the next word left pending — must be the
+ * training sequence's first tokens: the model continues exactly the sequence it was trained on.
+ */
+test('anchored serving prompts are beginnings of the line example they continue', () => {
+  const tok = loadTokenizer(ensureDemoModel());
+  const family = detectFamily(tok, 'demo');
+  const prefix = 'def area(width, height):\n    # Area of a rectangle.\n    ';
+  const middle = 'return width * height  # square units';
+  const suffix = '\n\n\ndef perimeter(width, height):\n    return 2 * (width + height)\n';
+  const example = buildFimExample(tok, family, { prefix, middle, suffix, path: 'geometry.py' }, 4096)!;
+  const prompts = new StablePromptBuilder(tok, family, DEFAULT_BUDGET);
+  const middleIds = tok.encode(middle);
+  let checked = 0;
+  for (let k = 0; k < middleIds.length; k++) {
+    const typedIds = middleIds.slice(0, k);
+    const typed = tok.decode(typedIds);
+    if (tok.encode(typed).join() !== typedIds.join()) continue; // not a boundary that editor text reproduces
+    const serving = prompts.build({ prefix: prefix + typed, suffix, path: 'geometry.py' });
+    // A typed blank before the next word is pending, not encoded: one token fewer then.
+    const pendingTokens = serving.pendingText ? tok.encode(serving.pendingText).length : 0;
+    assert.deepEqual(serving.ids, example.ids.slice(0, example.promptLength + k - pendingTokens), `typed ${JSON.stringify(typed)}`);
+    checked++;
+  }
+  assert.ok(checked >= middleIds.length / 2, `${checked} of ${middleIds.length} boundaries checked`);
+});

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cursorWindows, nextLineStart, stablePrefixStart, type WindowBudget } from '../../server/src/completion/context';
-import { ANCHORED_LINE_TOKENS, fitPrefixStart, StablePromptBuilder } from '../../server/src/completion/stablePrompt';
+import { afterTyped, ANCHORED_LINE_TOKENS, fitPrefixStart, StablePromptBuilder } from '../../server/src/completion/stablePrompt';
 import { OrtEngine } from '../../server/src/completion/engine/ortEngine';
 import { detectFamily } from '../../server/src/examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
@@ -102,7 +102,10 @@ test('consecutive keystrokes share the prompt but its end, and the engine prefil
   const windowBudget = { prefixChars: 4000, suffixChars: 1000 };
   let previous: number[] | undefined;
   const prefilled: number[] = [];
-  for (let i = 0; i <= TYPED.length; i += 3) {
+  // Keystrokes inside the indentation move the prefix's end (the indentation ends the prefix, as in training):
+  // editors insert it at once on Enter (see the next test). Measured here: keystrokes in the line's content.
+  const indent = TYPED.length - TYPED.trimStart().length;
+  for (let i = indent + 1; i <= TYPED.length; i += 3) {
     // A new line typed above the suffix: the document grows by one character per keystroke.
     const text = SOURCE + TYPED.slice(0, i) + SUFFIX;
     const { prefix, suffix } = cursorWindows(text, SOURCE.length + i, windowBudget);
@@ -136,5 +139,38 @@ test('a new line keeps the prompt start: only the last line and the suffix are p
   while (before.ids[common] === after.ids[common]) common++;
   const suffixTokens = tok.encode(SUFFIX).length;
   assert.ok(after.ids.length - common <= suffixTokens + tok.encode(TYPED).length + 8, `${after.ids.length - common} tokens changed`);
-  assert.equal(after.anchoredChars, 4, 'the new line\'s indentation follows the middle token');
+  assert.equal(after.anchoredChars, 0, 'the new line\'s indentation ends the prefix, as in training');
+  assert.equal(after.pendingText, '');
+});
+
+const AFTER_TYPED_CASES: { name: string; generated: string; pending: string; completion: string }[] = [
+  { name: 'nothing pending', generated: ' foo()', pending: '', completion: ' foo()' },
+  { name: 'pending space written first', generated: ' foo()', pending: ' ', completion: 'foo()' },
+  { name: 'pending tab and space', generated: '\t foo', pending: '\t ', completion: 'foo' },
+  { name: 'only part of the pending blanks yet', generated: ' ', pending: '  ', completion: '' },
+  { name: 'nothing generated yet', generated: '', pending: ' ', completion: '' },
+  { name: 'model went on with a newline', generated: '\n    bar', pending: ' ', completion: '\n    bar' },
+  { name: 'model wrote fewer blanks than typed', generated: ' x', pending: '  ', completion: 'x' },
+];
+
+for (const c of AFTER_TYPED_CASES) {
+  test(`afterTyped: ${c.name}`, () => {
+    assert.equal(afterTyped(c.generated, c.pending), c.completion);
+  });
+}
+
+test('the typed line after its indentation follows the middle token; trailing blanks are pending', () => {
+  const prompts = new StablePromptBuilder(tok, detectFamily(tok, 'demo'), { maxPromptTokens: 512, prefixShare: 0.7, suffixShare: 0.25 });
+  const cases: { typed: string; anchored: number; pending: string }[] = [
+    { typed: '    ', anchored: 0, pending: '' },
+    { typed: '    total', anchored: 5, pending: '' },
+    { typed: '    total = ', anchored: 7, pending: ' ' },
+    { typed: '\tx =\t', anchored: 3, pending: '\t' },
+    { typed: '', anchored: 0, pending: '' },
+  ];
+  for (const c of cases) {
+    const p = prompts.build({ prefix: 'def f(a):\n' + c.typed, suffix: '\n', path: 'f.py' });
+    assert.equal(p.anchoredChars, c.anchored, JSON.stringify(c.typed));
+    assert.equal(p.pendingText, c.pending, JSON.stringify(c.typed));
+  }
 });

@@ -18,7 +18,7 @@ import { OrtEngine, type EngineOptions, type GenerateResult } from './engine/ort
 import { defaultFilters, runFilters, type FilterVerdict } from './filters';
 import { postprocessCompletion } from './postprocess';
 import { prefilter, type PrefilterOptions, type SkipReason } from './prefilter';
-import { StablePromptBuilder } from './stablePrompt';
+import { afterTyped, StablePromptBuilder } from './stablePrompt';
 import { abortableDelay, debounceDelayMs, observeKeystroke, type TypingRhythm } from './debounce';
 
 /** Ghost text is read at a glance: a few lines at most, so few tokens (this also bounds latency). */
@@ -163,15 +163,16 @@ export class CompletionService {
       stopIds: prompt.stopIds,
       signal,
       onToken: (_id, ids) => {
-        verdict = runFilters(filters, this.tokenizer.decode(ids), false);
+        verdict = runFilters(filters, afterTyped(this.tokenizer.decode(ids), prompt.pendingText), false);
         return !verdict.stop;
       },
     });
     const { ids, ...stats } = result;
     if (result.stoppedBy === 'cancelled') return undefined;
-    if (!verdict.stop) verdict = runFilters(filters, this.tokenizer.decode(ids), true);
+    const generated = afterTyped(this.tokenizer.decode(ids), prompt.pendingText);
+    if (!verdict.stop) verdict = runFilters(filters, generated, true);
     this.lastStats = { ...stats, promptTokens: prompt.ids.length, generatedTokens: ids.length, filterReason: verdict.stop ? verdict.reason : undefined };
-    const text = verdict.stop ? verdict.keep : this.tokenizer.decode(ids);
+    const text = verdict.stop ? verdict.keep : generated;
     return postprocessCompletion(text, suffix);
   }
 

@@ -7,11 +7,15 @@
  *     builder is kept within its token budget by moving that start in whole grid steps, so the builder never has
  *     to cut the prefix's first tokens (its "last N tokens" cut would slide one token per typed token).
  *  2. The prefix's end. In PSM order the suffix comes AFTER the prefix, so a typed character would change every
- *     token after it: the whole suffix would be prefilled again per keystroke. So the prompt is anchored at the
- *     start of the cursor's line: the builder gets the text up to that line start, and what was typed on the line
- *     so far follows the FIM middle token as the first tokens of the middle. Training has this shape too (a FIM
- *     middle that starts at a line start: the `line` and `block` spans), and typing on a line now changes only
- *     the prompt's last few tokens.
+ *     token after it: the whole suffix would be prefilled again per keystroke. So the prompt is anchored where the
+ *     cursor line's content starts (after its indentation): the builder gets the text up to there, and what was
+ *     typed on the line since follows the FIM middle token as the first tokens of the middle. This is the shape
+ *     training teaches: `line` and `block` FIM middles start at a line's content, with the indentation at the
+ *     prefix's end (examples/plan.ts), and the model learns every middle token after the ones before it. Typing on
+ *     a line then changes only the prompt's last few tokens.
+ *  3. Trailing blanks of the typed text ("x = ") are not encoded: training tokenizers join a space to the word
+ *     after it (" foo"), so a lone trailing space token is a sequence the model never saw. They are kept as
+ *     `pendingText`, which the generated text must start with and which afterTyped() removes from it.
  */
 import type { CodeTokenizer } from '../models/tokenizer';
 import type { ModelFamily } from '../examples/families';
@@ -39,6 +43,8 @@ export interface StablePromptInput {
 export interface StablePrompt extends EditorPrompt {
   /** Characters of the cursor line placed after the FIM middle token (0 = a plain FIM prompt). */
   readonly anchoredChars: number;
+  /** Typed blanks after the anchored text, not in the prompt: the generated text must start with them. */
+  readonly pendingText: string;
   /** Characters cut from the prefix window's start to keep the prefix within its token budget. */
   readonly droppedPrefixChars: number;
 }
@@ -91,18 +97,26 @@ export class StablePromptBuilder {
 
   build(input: StablePromptInput, opts: Omit<EditorPromptOptions, 'budget'> = {}): StablePrompt {
     const lineStart = input.prefix.lastIndexOf('\n') + 1;
-    let settled = input.prefix.slice(0, lineStart);
-    let lineIds = this.tok.encode(input.prefix.slice(lineStart));
-    if (lineIds.length > ANCHORED_LINE_TOKENS) {
-      settled = input.prefix; // a very long line: not anchored
+    let contentStart = lineStart;
+    while (isBlank(input.prefix.charCodeAt(contentStart))) contentStart++;
+    const typed = input.prefix.slice(contentStart);
+    let pendingText = typed.slice(trimmedEnd(typed));
+    let anchored = typed.slice(0, typed.length - pendingText.length);
+    let lineIds = anchored ? this.tok.encode(anchored) : [];
+    if (lineIds.length > ANCHORED_LINE_TOKENS || anchored === '') {
+      // A very long line is not anchored; nor is a line with nothing but blanks typed after its content start.
+      anchored = '';
+      pendingText = '';
       lineIds = [];
     }
+    const settled = input.prefix.slice(0, input.prefix.length - anchored.length - pendingText.length);
     const dropped = this.fit(settled);
     const prompt = buildEditorPrompt(this.tok, this.family, { prefix: settled.slice(dropped), suffix: input.suffix, path: input.path }, { ...opts, budget: this.builderBudget });
     return {
       ...prompt,
       ids: lineIds.length > 0 ? [...prompt.ids, ...lineIds] : prompt.ids,
-      anchoredChars: input.prefix.length - settled.length,
+      anchoredChars: anchored.length,
+      pendingText,
       droppedPrefixChars: dropped,
     };
   }
@@ -113,4 +127,36 @@ export class StablePromptBuilder {
     this.lastFit = { prefix: settled, dropped };
     return dropped;
   }
+}
+
+const SPACE = 32;
+const TAB = 9;
+
+function isBlank(c: number): boolean {
+  return c === SPACE || c === TAB;
+}
+
+/** Index after the last non-blank character of `text`. */
+function trimmedEnd(text: string): number {
+  let end = text.length;
+  while (end > 0 && isBlank(text.charCodeAt(end - 1))) end--;
+  return end;
+}
+
+/**
+ * The completion after the cursor, from the text generated after a stable prompt: without the prompt's pending
+ * blanks, which the model writes first (" foo" after "x ="). While the model has written only part of them the
+ * completion is still empty; a model that went on otherwise (a newline) keeps its text, less leading blanks.
+ */
+export function afterTyped(generated: string, pendingText: string): string {
+  if (pendingText === '') return generated;
+  if (generated.startsWith(pendingText)) return generated.slice(pendingText.length);
+  if (pendingText.startsWith(generated)) return '';
+  return generated.slice(leadingBlanks(generated));
+}
+
+function leadingBlanks(text: string): number {
+  let i = 0;
+  while (isBlank(text.charCodeAt(i))) i++;
+  return i;
 }

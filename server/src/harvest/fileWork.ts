@@ -26,7 +26,14 @@ interface Outcome {
 
 export type FileOutcome =
   | (Outcome & { readonly reason: ExclusionReason })
-  | (Outcome & { readonly text: string; readonly sha256: string; readonly bytes: number; readonly signature: Signature | undefined });
+  | (Outcome & {
+      /** The kept text as UTF-8, in a buffer of its own: sent to the main thread by transfer, not by copy. */
+      readonly content: Uint8Array;
+      readonly sha256: string;
+      readonly signature: Signature | undefined;
+    });
+
+const encoder = new TextEncoder();
 
 export class FileWork {
   private readonly reader: FileReader;
@@ -43,11 +50,12 @@ export class FileWork {
     const base = { path: rel, diskBytes: read.diskBytes, secretCounts: redaction.counts };
     if (findings.length > 0 && this.settings.secrets === 'drop') return { ...base, reason: 'secret' };
     const text = redaction.text;
+    // The bytes read stand for the text unless decoding or redaction changed it: no second UTF-8 encoding then.
+    const content = text === read.text && read.utf8 ? read.utf8 : encoder.encode(text);
     return {
       ...base,
-      text,
-      sha256: createHash('sha256').update(text).digest('hex'),
-      bytes: Buffer.byteLength(text),
+      content,
+      sha256: createHash('sha256').update(content).digest('hex'),
       signature: minhashSignature(text),
     };
   }

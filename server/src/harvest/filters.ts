@@ -61,7 +61,8 @@ export function pathExclusion(relPath: string): ExclusionReason | undefined {
   return undefined;
 }
 
-export type Decoded = { ok: true; text: string } | { ok: false; reason: ExclusionReason };
+/** `changed`: the text is not the bytes' plain decoding (a BOM or CRs were removed), so the bytes cannot stand for it. */
+export type Decoded = { ok: true; text: string; changed: boolean } | { ok: false; reason: ExclusionReason };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -75,12 +76,19 @@ export function decodeContent(bytes: Uint8Array): Decoded {
     return { ok: false, reason: 'not-utf8' };
   }
   if (text.startsWith(LFS_POINTER_PREFIX)) return { ok: false, reason: 'lfs-pointer' };
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n'); // the test is one native scan; most files have no CR
+  let changed = false;
+  if (text.charCodeAt(0) === 0xfeff) {
+    text = text.slice(1);
+    changed = true;
+  }
+  if (text.includes('\r')) {
+    text = text.replace(/\r\n?/g, '\n'); // the test is one native scan; most files have no CR
+    changed = true;
+  }
   if (text.trim().length === 0) return { ok: false, reason: 'empty' };
   if (isMinified(text)) return { ok: false, reason: 'minified' };
   if (hasGeneratedMarker(text)) return { ok: false, reason: 'generated' };
-  return { ok: true, text };
+  return { ok: true, text, changed };
 }
 
 // Both below find newlines with indexOf rather than split('\n'): splitting built an array of every line of every

@@ -76,8 +76,8 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
       excluded.push({ path: outcome.path, reason: outcome.reason });
       continue;
     }
-    store.put(outcome.sha256, outcome.text);
-    candidates.push({ path: outcome.path, sha256: outcome.sha256, bytes: outcome.bytes, signature: outcome.signature });
+    store.put(outcome.sha256, outcome.content);
+    candidates.push({ path: outcome.path, sha256: outcome.sha256, bytes: outcome.content.length, signature: outcome.signature });
   }
 
   const holdout = await chooseHoldout(candidates.map((c) => c.path), found.git, holdoutSetting, holdoutFraction);

@@ -10,7 +10,11 @@ import { linkReason } from './discover';
 import { decodeContent } from './filters';
 import type { ExclusionReason } from './types';
 
-export type Read = { text: string; diskBytes: number } | { reason: ExclusionReason; diskBytes: number };
+/**
+ * `utf8`: the text's UTF-8 bytes when they are exactly what was read (no BOM, CR or other change), else undefined.
+ * Its buffer is its own (never Node's shared pool), so it can be transferred to another thread without a copy.
+ */
+export type Read = { text: string; utf8: Uint8Array | undefined; diskBytes: number } | { reason: ExclusionReason; diskBytes: number };
 
 export class FileReader {
   /** Folder (relative) → the reason a link on its path leaves its files out, or null when it is a real folder. */
@@ -38,7 +42,9 @@ export class FileReader {
     if (bytes === undefined) return { reason: 'missing', diskBytes: 0 };
     if (bytes.length > this.maxBytes) return { reason: 'too-large', diskBytes: 0 }; // grew since the stat
     const decoded = decodeContent(bytes);
-    return decoded.ok ? { text: decoded.text, diskBytes: bytes.length } : { reason: decoded.reason, diskBytes: bytes.length };
+    return decoded.ok
+      ? { text: decoded.text, utf8: decoded.changed ? undefined : bytes, diskBytes: bytes.length }
+      : { reason: decoded.reason, diskBytes: bytes.length };
   }
 
   private folderExclusion(relDir: string): ExclusionReason | null {
@@ -68,7 +74,8 @@ function readAtMost(abs: string, limit: number): Buffer | undefined {
   }
   try {
     const size = fs.fstatSync(fd).size;
-    const buf = Buffer.allocUnsafe(Math.min(size, limit) + 1);
+    // Unpooled: small Buffers share one slab, which could not be transferred to the harvest's main thread.
+    const buf = Buffer.allocUnsafeSlow(Math.min(size, limit) + 1);
     let filled = 0;
     while (filled < buf.length) {
       const n = fs.readSync(fd, buf, filled, buf.length - filled, filled);

@@ -12,17 +12,23 @@ export const PACK_FILE = 'texts.pack';
 /** Closes a pack's descriptor once nothing can read from it any more (its store was garbage-collected). */
 const closeWhenUnreachable = new FinalizationRegistry<number>((fd) => fs.close(fd, () => undefined));
 
+/** Texts go in as UTF-8 (as the harvest threads hand them over) and come out as strings. */
 export interface TextStore {
-  put(sha256: string, text: string): void;
+  put(sha256: string, utf8: Uint8Array): void;
   get(sha256: string): string;
   delete(sha256: string): void;
 }
 
+const decoder = new TextDecoder();
+
 export function memoryStore(): TextStore {
-  const texts = new Map<string, string>();
+  const texts = new Map<string, Uint8Array>();
   return {
-    put: (sha, text) => void texts.set(sha, text),
-    get: (sha) => texts.get(sha) ?? '',
+    put: (sha, utf8) => void texts.set(sha, utf8),
+    get: (sha) => {
+      const utf8 = texts.get(sha);
+      return utf8 ? decoder.decode(utf8) : '';
+    },
     delete: (sha) => void texts.delete(sha),
   };
 }
@@ -39,9 +45,8 @@ export function packStore(dir: string): TextStore {
   const index = new Map<string, { offset: number; length: number }>();
   let end = 0;
   const store: TextStore = {
-    put(sha, text) {
+    put(sha, bytes) {
       if (index.has(sha)) return;
-      const bytes = Buffer.from(text, 'utf8');
       fs.writeSync(fd, bytes, 0, bytes.length, end);
       index.set(sha, { offset: end, length: bytes.length });
       end += bytes.length;

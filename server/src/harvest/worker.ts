@@ -11,6 +11,8 @@ if (port) {
   port.on('message', async (m: { batch: number; paths: readonly string[] }) => {
     const outcomes: FileOutcome[] = [];
     for (const rel of m.paths) outcomes.push(await work.process(rel));
-    port.postMessage({ batch: m.batch, outcomes });
+    // The texts' buffers move to the main thread instead of being copied (each is its own, see read.ts).
+    const buffers = outcomes.flatMap((o) => ('content' in o ? [o.content.buffer as ArrayBuffer] : []));
+    port.postMessage({ batch: m.batch, outcomes }, buffers);
   });
 }
