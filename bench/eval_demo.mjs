@@ -1,7 +1,7 @@
 // Bundles bench/eval_demo.ts with esbuild (as the product is bundled) and runs it: the evaluation demonstration of
 // issue 7 (pretrain the demo-sized model on corpus A, LoRA on repository B, four arms + forgetting check).
 //   node esbuild.mjs && node bench/eval_demo.mjs
-// Environment: EVAL_DEMO_PRETRAIN_MINUTES (4) or EVAL_DEMO_PRETRAIN_STEPS (N), EVAL_DEMO_STEPS (200), EVAL_DEMO_REUSE=1 (keep the pretrained model).
+// Environment: EVAL_DEMO_PRETRAIN_MINUTES (4) or EVAL_DEMO_PRETRAIN_STEPS (N), EVAL_DEMO_STEPS (200), EVAL_DEMO_LR (trainer default), EVAL_DEMO_REUSE=1 (keep the pretrained model).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

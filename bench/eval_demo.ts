@@ -10,7 +10,8 @@
  *      (pretrained base vs base + the new adapter, through server/src/eval/forgetting.ts).
  * Run with bench/eval_demo.mjs; environment: EVAL_DEMO_PRETRAIN_MINUTES (default 4) or EVAL_DEMO_PRETRAIN_STEPS
  * (a fixed count, for reproducing a run on a machine of other speed), EVAL_DEMO_STEPS (LoRA steps, default 200),
- * EVAL_DEMO_REUSE=1 to keep an existing pretrained model.
+ * EVAL_DEMO_LR (the LoRA's peak learning rate; default: the trainer's), EVAL_DEMO_REUSE=1 to keep an existing
+ * pretrained model.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -33,6 +34,8 @@ const PRETRAIN_MINUTES = Number(process.env.EVAL_DEMO_PRETRAIN_MINUTES ?? 4);
 /** A fixed step count instead of the wall-clock budget, to reproduce a run on a machine of another speed or load. */
 const PRETRAIN_STEPS = Number(process.env.EVAL_DEMO_PRETRAIN_STEPS ?? 0);
 const LORA_STEPS = Number(process.env.EVAL_DEMO_STEPS ?? 200);
+/** The LoRA's learning rate (fine-tune --lr); unset = the trainer's default for a non-demo model. */
+const LORA_LR = process.env.EVAL_DEMO_LR;
 /** Forgetting tasks on corpus A's held-out files. */
 const FORGETTING_TASKS = 64;
 

@@ -8,7 +8,8 @@ format. The middle has the shape serving asks for (server/src/completion/stableP
 spans of server/src/examples/plan.ts): one to three lines starting at a line's content, its indentation at the
 prefix's end. Half the FIM samples carry repository-level context as the prompt builder writes it for this family
 (<|file_sep|>path\nchunk\n … <|file_sep|>current/path\n before <|fim_prefix|>), with the chunks of other files of
-the same package that share the most identifiers with the code before the cursor, as retrieval picks them: a real
+the same package that share the most identifiers with the code before the cursor (a cheap stand-in for the BM25
+retrieval of server/src/retrieval/repoIndex.ts, same chunking and query lines): a real
 code model was pretrained with such context, and without it the base+retrieval arm would be out of distribution.
 A share of the files is held out and written as holdout.json (the format of server/src/eval/forgetting.ts) for the
 forgetting check.
@@ -107,6 +108,16 @@ class FimBuilder:
                 + [i["<|fim_middle|>"]] + middle_ids + [i["<|endoftext|>"]])
 
 
+def fim_parts(lines: list[str], i: int, j: int) -> tuple[str, str, str]:
+    """Prefix, middle, suffix for a middle of lines[i:j] from line i's content start (its indentation stays in the
+    prefix), as serving asks for it: stablePrompt.ts anchors the typed text after the line's indentation."""
+    indent = len(lines[i]) - len(lines[i].lstrip(" \t"))
+    prefix = "\n".join(lines[:i]) + "\n" + lines[i][:indent]
+    middle = "\n".join(lines[i:j])[indent:]
+    suffix = "\n" + "\n".join(lines[j:])
+    return prefix, middle, suffix
+
+
 def fim_sample(builder: FimBuilder, rel: str, text: str, rng: random.Random,
                pool: list[tuple[str, str, frozenset[str]]]) -> list[int]:
     lines = text.split("\n")
@@ -114,11 +125,7 @@ def fim_sample(builder: FimBuilder, rel: str, text: str, rng: random.Random,
     if not code:
         return builder.encode(text)[:SEQ_LEN]
     i = rng.choice(code)
-    j = min(len(lines), i + rng.randint(1, MAX_MIDDLE_LINES))
-    indent = len(lines[i]) - len(lines[i].lstrip(" \t"))
-    prefix = "\n".join(lines[:i]) + "\n" + lines[i][:indent]
-    middle = "\n".join(lines[i:j])[indent:]
-    suffix = "\n" + "\n".join(lines[j:])
+    prefix, middle, suffix = fim_parts(lines, i, min(len(lines), i + rng.randint(1, MAX_MIDDLE_LINES)))
     snippets = context_snippets(rel, prefix, pool) if rng.random() < CONTEXT_RATE else []
     return builder.sample(rel, prefix[-PREFIX_CHARS:], middle, suffix[:SUFFIX_CHARS], snippets)
 

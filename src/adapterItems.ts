@@ -77,3 +77,16 @@ export const EXPORT_CHOICES: readonly ExportChoice[] = [
 export function exportFolderName(runId: string, choice: ExportChoice): string {
   return `repotune-${runId.replace(/-\d{3}Z$/, '')}-${choice.folderSuffix}`;
 }
+
+/**
+ * Whether an export may offer to replace what `target` holds: never for a workspace folder, a folder in one or one
+ * that holds one, the home folder or the file system root — a slip of the folder dialog must not cost the user
+ * their work. (Paths as VS Code gives them: absolute, either separator.)
+ */
+export function mayReplaceFolder(target: string, workspaceFolders: readonly string[], home: string): boolean {
+  const norm = (p: string) => p.replace(/\\/g, '/').replace(/\/+$/, '') || '/';
+  const within = (inner: string, outer: string) => inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
+  const t = norm(target);
+  if (t === '/' || /^[A-Za-z]:$/.test(t) || t === norm(home)) return false;
+  return !workspaceFolders.map(norm).some((w) => within(w, t) || within(t, w));
+}

@@ -5,6 +5,7 @@
  * asks only what is missing. A non-empty folder is never replaced without an explicit modal yes.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ResponseError } from 'vscode-languageclient/node';
@@ -19,7 +20,7 @@ import {
   type ListRunsResult,
   type RunSummary,
 } from '../server/src/protocol';
-import { EXPORT_CHOICES, adapterRow, exportFolderName, runIdLabel, type ExportChoice } from './adapterItems';
+import { EXPORT_CHOICES, adapterRow, exportFolderName, mayReplaceFolder, runIdLabel, type ExportChoice } from './adapterItems';
 import type { Ctx } from './ctx';
 import { formatBytes } from './harvestSummaryText';
 
@@ -43,11 +44,15 @@ export async function exportAdapterCommand(ctx: Ctx, args: ExportCommandArgs = {
   if (!targetDir) return undefined;
   let overwrite = false;
   if (isNonEmptyDir(targetDir)) {
+    const workspaceFolders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    const replaceable = mayReplaceFolder(targetDir, workspaceFolders, os.homedir());
+    const subfolder = exportFolderName(run.runId, choice);
     const answer = await vscode.window.showWarningMessage(
-      `${targetDir} is not empty. Export into a new subfolder "${exportFolderName(run.runId, choice)}", or replace everything it holds?`,
+      replaceable
+        ? `${targetDir} is not empty. Export into a new subfolder "${subfolder}", or replace everything it holds?`
+        : `${targetDir} is not empty (and holds your work). Export into a new subfolder "${subfolder}"?`,
       { modal: true },
-      SUBFOLDER,
-      REPLACE,
+      ...(replaceable ? [SUBFOLDER, REPLACE] : [SUBFOLDER]),
     );
     if (answer === SUBFOLDER) targetDir = path.join(targetDir, exportFolderName(run.runId, choice));
     else if (answer === REPLACE) overwrite = true;

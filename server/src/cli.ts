@@ -3,7 +3,7 @@
  *
  *   repotune demo [--steps N] [--storage DIR]            fine-tune on this repository with the DEMO model, show
  *                                                        a completion before and after, and where the adapter is
- *   repotune fine-tune <repo> [--model DIR] [--steps N] [--no-gate] [--storage DIR] [--json]
+ *   repotune fine-tune <repo> [--model DIR] [--steps N] [--lr X] [--no-gate] [--storage DIR] [--json]
  *   repotune harvest <repo> --out <dir>                  write the manifest and harvested corpus
  *   repotune complete <file> --line N --col N [--workspace DIR] [--storage DIR]
   repotune evaluate <repo> [--tasks N] [--storage DIR] [--json]
@@ -50,7 +50,7 @@ const SOURCE_ROOT = path.resolve(__dirname, '..');
 
 const USAGE = `usage:
   repotune demo [--steps N] [--storage DIR]
-  repotune fine-tune <repo> [--model DIR] [--steps N] [--no-gate] [--storage DIR] [--json]
+  repotune fine-tune <repo> [--model DIR] [--steps N] [--lr X] [--no-gate] [--storage DIR] [--json]
   repotune harvest <repo> --out <dir> ${HARVEST_CLI_USAGE}
   repotune complete <file> --line N --col N [--workspace DIR] [--storage DIR]
   repotune generate --workspace DIR --task T --inputs SPEC --outputs SPEC --loss NAME [--framework torch] [--run] [--target FILE] [--storage DIR] [--json]
@@ -64,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       steps: { type: 'string' },
+      lr: { type: 'string' },
       storage: { type: 'string' },
       model: { type: 'string' },
       out: { type: 'string' },
@@ -130,7 +131,7 @@ corpus:    ${corpus}`);
       const trainer = makeTrainer();
       try {
         const outcome = await runFineTune(
-          { workspace: path.resolve(target), modelDir: values.model && path.resolve(values.model), maxSteps: steps, gate: !values['no-gate'] },
+          { workspace: path.resolve(target), modelDir: values.model && path.resolve(values.model), maxSteps: steps, learningRate: learningRate(values.lr), gate: !values['no-gate'] },
           {
             trainer,
             storageDir,
@@ -294,6 +295,14 @@ function positiveInt(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer, got "${value}"`);
   return n;
+}
+
+/** --lr: a learning rate in (0, 1) as the trainer accepts it (args.py), or undefined for the default. */
+function learningRate(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const x = Number(value);
+  if (!(x > 0 && x < 1)) throw new UsageError(`--lr must be a number in (0, 1), got "${value}"`);
+  return x;
 }
 
 function offsetAt(text: string, line: number, col: number): number {

@@ -15,6 +15,8 @@ export interface FineTuneParams {
   /** HF model directory; omitted = the offline demo model. */
   modelDir?: string;
   maxSteps?: number;
+  /** Peak learning rate of the LoRA; omitted = the demo model's rate for the demo model, else the trainer's default. */
+  learningRate?: number;
   seed?: number;
   /** Activate only an adapter that beats the base model on the holdout (default true). */
   gate?: boolean;

@@ -11,6 +11,8 @@ const DOWNLOAD_TIMEOUT_MS = 60_000;
 const EXPORT_TIMEOUT_MS = 30_000;
 /** After Enter in VS Code's folder dialog: long enough for it to close or to open the folder. */
 const DIALOG_SETTLE_MS = 1_000;
+/** Delay between typed characters in VS Code's folder dialog, which completes paths as they are typed. */
+const TYPE_DELAY_MS = 15;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MODEL_PRESET_ROWS = ['Qwen2.5-Coder 0.5B', 'Qwen2.5-Coder 7B', 'DeepSeek-Coder 1.3B', 'StarCoder2 3B', 'Local folder', 'Offline demo model'];
 const TOOLTIP_LINKS = ['Open dashboard', 'Manage adapters', 'Pause completions', 'Show logs', 'Restart server'];
@@ -112,7 +114,13 @@ export async function runManagementChecks(wb, check, { storageDir, hub, hfHome }
     await wb.page.click(`${SELECTORS.quickInputRows}:has-text("PEFT adapter folder")`);
     // VS Code's own folder dialog in a remote window: a path box. Type the folder, accept it.
     await waitForQuickPickTitle(wb, 'folder for the PEFT adapter folder');
-    await wb.page.fill('.quick-input-widget .quick-input-box input', target);
+    // The dialog fills its box with the default folder after it shows: typing before that is overwritten. Then
+    // type the folder as a user does (the dialog follows keystrokes; a trailing slash moves into the folder).
+    const box = '.quick-input-widget .quick-input-box input';
+    await wb.page.waitForFunction((sel) => (document.querySelector(sel)?.value ?? '').length > 0, box, { timeout: EXPORT_TIMEOUT_MS });
+    await wb.page.click(box);
+    await wb.page.keyboard.press('Control+A');
+    await wb.page.keyboard.type(`${target}/`, { delay: TYPE_DELAY_MS });
     await sleep(DIALOG_SETTLE_MS); // the dialog reads the typed path before it accepts it
     const ok = await wb.page.$('.quick-input-widget .monaco-button:has-text("Export here")');
     if (ok && (await ok.isVisible())) await ok.click();
@@ -122,12 +130,24 @@ export async function runManagementChecks(wb, check, { storageDir, hub, hfHome }
     if (await wb.page.$eval(QUICK_INPUT_TITLE, (e) => !!e.offsetParent && /folder for the/.test(e.textContent ?? '')).catch(() => false)) {
       await wb.page.keyboard.press('Enter');
     }
+    // If the dialog kept its default (the workspace folder, not empty), RepoTune asks, and must not offer to
+    // replace the workspace's contents: only a new subfolder.
+    let asked = '';
+    const modal = await wb.page.waitForSelector('.monaco-dialog-box', { timeout: DIALOG_SETTLE_MS * 3 }).catch(() => null);
+    if (modal) {
+      asked = (await modal.textContent()) ?? '';
+      // `target` is empty, so a question is about the default folder: the workspace, never to be replaced.
+      if (/Replace its contents/.test(asked)) throw new Error(`offered to replace the workspace: ${asked}`);
+      await wb.page.click('.monaco-dialog-box .monaco-button:has-text("Export into a new subfolder")');
+    }
     const [which, text] = await wb.waitForToast([/exported run .* as PEFT adapter folder to/, /failed|cancelled|not running/i], EXPORT_TIMEOUT_MS);
     await wb.screenshot('exported');
     if (which !== 0) throw new Error(text);
-    const files = fs.readdirSync(target).sort();
-    if (!files.includes('adapter_config.json') || !files.includes('adapter_model.safetensors')) throw new Error(`${target} holds: ${files.join(', ')}`);
-    return `${JSON.stringify(text.slice(0, 140))}; ${files.join(', ')}`;
+    const exportedTo = text.match(/ to (\S+) \(/)?.[1] ?? target;
+    const files = fs.readdirSync(exportedTo).sort();
+    if (!files.includes('adapter_config.json') || !files.includes('adapter_model.safetensors')) throw new Error(`${exportedTo} holds: ${files.join(', ')}`);
+    if (asked) fs.rmSync(exportedTo, { recursive: true, force: true }); // keep the fixture workspace as it was
+    return `${JSON.stringify(text.slice(0, 140))}; ${files.join(', ')}${asked ? ' (the dialog kept the workspace folder; exported into a new subfolder)' : ''}`;
   });
 
   await check('"Choose model" downloads a preset from the hub, resuming once, and sets the model directory', async () => {

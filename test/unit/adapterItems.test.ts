@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { RunSummary } from '../../server/src/protocol';
-import { EXPORT_CHOICES, adapterActions, adapterRow, exportFolderName, runDateLabel, runIdLabel } from '../../src/adapterItems';
+import { EXPORT_CHOICES, adapterActions, adapterRow, exportFolderName, mayReplaceFolder, runDateLabel, runIdLabel } from '../../src/adapterItems';
 import { escapeMarkdown, tooltipMarkdown } from '../../src/statusTooltip';
 
 const base: RunSummary = { runId: 'r', createdAt: '2026-11-23T17:16:08.793Z', active: false, activatable: true };
@@ -45,3 +45,22 @@ test('tooltip: message escaped, command links trusted one by one, pause or resum
   assert.match(off.markdown, /Completions are paused/);
   assert.match(off.markdown, /Resume completions/);
 });
+
+const REPLACE_CASES: { target: string; replace: boolean; why: string }[] = [
+  { target: '/data/exports', replace: true, why: 'an ordinary folder' },
+  { target: '/work/repo', replace: false, why: 'the workspace folder' },
+  { target: '/work/repo/', replace: false, why: 'the workspace folder, trailing slash' },
+  { target: '/work', replace: false, why: 'a folder that holds the workspace' },
+  { target: '/work/repo/out', replace: false, why: 'a folder inside the workspace' },
+  { target: 'C:\\work\\repo\\', replace: false, why: 'a Windows path of the workspace' },
+  { target: '/work/repository', replace: true, why: 'a sibling whose name starts alike' },
+  { target: '/home/me', replace: false, why: 'the home folder' },
+  { target: '/', replace: false, why: 'the root' },
+];
+
+for (const c of REPLACE_CASES) {
+  test(`mayReplaceFolder: ${c.why}`, () => {
+    const workspace = c.target.startsWith('C:') ? 'C:\\work\\repo' : '/work/repo';
+    assert.equal(mayReplaceFolder(c.target, [workspace], '/home/me'), c.replace);
+  });
+}

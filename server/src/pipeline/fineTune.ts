@@ -116,7 +116,7 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
     batch_size: DEFAULT_BATCH_SIZE,
     seed,
     num_threads: CPU_TRAIN_THREADS,
-    ...(demo ? { learning_rate: DEMO_LEARNING_RATE } : {}),
+    ...(params.learningRate !== undefined ? { learning_rate: params.learningRate } : demo ? { learning_rate: DEMO_LEARNING_RATE } : {}),
   });
 
   const result = {
