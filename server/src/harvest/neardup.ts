@@ -129,16 +129,24 @@ export function estimatedJaccard(a: Signature, b: Signature): number {
 
 /** An LSH index of signatures: `add` files in priority order, `findNear` asks for the first kept near duplicate. */
 export class NearDuplicateIndex<T> {
-  private readonly buckets = new Map<number, number[]>();
+  /**
+   * Per band, band key → the entries in that bucket. Almost every bucket holds one entry (16 per file): a bare
+   * index then, an array only on a collision — an array per bucket was most of the harvest's memory at 100k files.
+   * Keys are small integers (see bandKey), which V8 stores unboxed.
+   */
+  private readonly buckets = Array.from({ length: LSH_BANDS }, () => new Map<number, number | number[]>());
   private readonly entries: { sig: Signature; item: T }[] = [];
 
   /** The earliest added item whose signature is a near duplicate of `sig`, if any. */
   findNear(sig: Signature): T | undefined {
     let best: number | undefined;
+    const consider = (idx: number) => {
+      if ((best === undefined || idx < best) && estimatedJaccard(sig, this.entries[idx].sig) >= NEAR_DUPLICATE_MIN_JACCARD) best = idx;
+    };
     for (let band = 0; band < LSH_BANDS; band++) {
-      for (const idx of this.buckets.get(bandKey(sig, band)) ?? []) {
-        if ((best === undefined || idx < best) && estimatedJaccard(sig, this.entries[idx].sig) >= NEAR_DUPLICATE_MIN_JACCARD) best = idx;
-      }
+      const bucket = this.buckets[band].get(bandKey(sig, band));
+      if (typeof bucket === 'number') consider(bucket);
+      else if (bucket) bucket.forEach(consider);
     }
     return best === undefined ? undefined : this.entries[best].item;
   }
@@ -147,16 +155,21 @@ export class NearDuplicateIndex<T> {
     const idx = this.entries.push({ sig, item }) - 1;
     for (let band = 0; band < LSH_BANDS; band++) {
       const key = bandKey(sig, band);
-      const bucket = this.buckets.get(key);
-      if (bucket) bucket.push(idx);
-      else this.buckets.set(key, [idx]);
+      const buckets = this.buckets[band];
+      const bucket = buckets.get(key);
+      if (bucket === undefined) buckets.set(key, idx);
+      else if (typeof bucket === 'number') buckets.set(key, [bucket, idx]);
+      else bucket.push(idx);
     }
   }
 }
 
-/** One number per (band, rows): the band index lives in the high bits so bands never share buckets. */
+/**
+ * The key of a signature's rows in one band (each band has its own map): a 30-bit hash, so V8 keeps it as a small
+ * integer rather than a boxed number. Two unrelated files sharing a key only cost one extra comparison.
+ */
 function bandKey(sig: Signature, band: number): number {
   let h = 0x811c9dc5;
   for (let r = band * LSH_ROWS; r < (band + 1) * LSH_ROWS; r++) h = Math.imul(h ^ sig[r], 0x01000193);
-  return band * 2 ** 32 + (h >>> 0);
+  return h >> 2;
 }
