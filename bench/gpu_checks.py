@@ -6,8 +6,9 @@
 The CUDA tests (server/trainer/tests/test_recipe_cuda.py, plus the CPU-safe recipe tests) run under pytest when it
 is installed; otherwise a minimal runner calls each test function with the demo model, demo shards and a temporary
 directory (skips are reported, failures print their traceback). Then bench/train.py runs with the default attention
-choice and again with flex attention (padding-free without the flash_attn package). Exit code 1 if anything failed
-or a benchmark target was missed.
+choice and again with flex attention (padding-free without the flash_attn package), and bench/serve_gpu.py times
+completion serving (the torch backend, 1.5B shape, keystroke latency). Exit code 1 if anything failed or a benchmark
+target was missed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINER = ROOT / "server" / "trainer"
-CUDA_TESTS = ["tests/test_recipe_cuda.py", "tests/test_oom.py", "tests/test_recipe_options.py"]
+CUDA_TESTS = ["tests/test_recipe_cuda.py", "tests/test_oom.py", "tests/test_recipe_options.py", "tests/test_serve_torch.py"]
 
 
 def run_pytest() -> bool:
@@ -108,9 +109,12 @@ def main() -> int:
     shapes = ["0.5b"] if opts.quick else ["0.5b", "1.5b"]
     bench_ok = run_bench(shapes, [])
     flex_ok = run_bench(["0.5b"], ["--ours-params", '{"attn_implementation": "flex_attention"}'])
+    print("== bench/serve_gpu.py", flush=True)
+    serve_ok = subprocess.run([sys.executable, str(ROOT / "bench" / "serve_gpu.py")]).returncode == 0
     print(f"\nCUDA tests {'passed' if tests_ok else 'FAILED'}; benchmark targets {'met' if bench_ok else 'MISSED'}; "
-          f"flex-attention variant {'met' if flex_ok else 'missed'} (informational)")
-    return 0 if tests_ok and bench_ok else 1
+          f"flex-attention variant {'met' if flex_ok else 'missed'} (informational); "
+          f"serving latency targets {'met' if serve_ok else 'MISSED'}")
+    return 0 if tests_ok and bench_ok and serve_ok else 1
 
 
 if __name__ == "__main__":

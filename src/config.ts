@@ -1,17 +1,19 @@
 /** Typed read access to the repotune.* settings declared in settingsSchema.ts. */
 import * as vscode from 'vscode';
 import {
+  COMPLETION_BACKENDS,
   LOG_LEVELS,
   MAX_STEPS_MAX,
   MAX_STEPS_MIN,
   SETTINGS,
   SETTINGS_SECTION,
+  type CompletionBackendName,
   type LogLevelName,
   type SettingId,
 } from './settingsSchema';
 
 /** Settings whose change needs a sidecar restart, because they travel in its initialization options. */
-export const RESTART_SETTINGS: readonly SettingId[] = ['repotune.pythonPath'];
+export const RESTART_SETTINGS: readonly SettingId[] = ['repotune.pythonPath', 'repotune.completions.backend'];
 
 export interface RepoTuneConfig {
   /** Empty string means "not set": the sidecar picks its default. */
@@ -19,6 +21,7 @@ export interface RepoTuneConfig {
   modelDirectory: string | undefined;
   maxSteps: number;
   completionsEnabled: boolean;
+  completionsBackend: CompletionBackendName;
   evaluationGate: boolean;
   confirmBeforeTraining: boolean;
   logLevel: LogLevelName;
@@ -41,11 +44,13 @@ export function readConfig(): RepoTuneConfig {
     ? Math.min(MAX_STEPS_MAX, Math.max(MAX_STEPS_MIN, Math.round(rawSteps)))
     : (SETTINGS['repotune.training.maxSteps'].default as number);
   const level = read<string>('repotune.logLevel');
+  const backend = read<string>('repotune.completions.backend');
   return {
     pythonPath: nonEmpty(String(read<string>('repotune.pythonPath') ?? '')),
     modelDirectory: nonEmpty(String(read<string>('repotune.modelDirectory') ?? '')),
     maxSteps,
     completionsEnabled: read<boolean>('repotune.completions.enabled') !== false,
+    completionsBackend: (COMPLETION_BACKENDS as readonly string[]).includes(backend) ? (backend as CompletionBackendName) : 'auto',
     evaluationGate: read<boolean>('repotune.evaluation.gate') !== false,
     confirmBeforeTraining: read<boolean>('repotune.confirmBeforeTraining') !== false,
     logLevel: (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevelName) : 'info',

@@ -178,6 +178,7 @@ export class Ctx implements vscode.Disposable {
       pythonPath: config.pythonPath,
       maxSteps: config.maxSteps,
       completionsEnabled: config.completionsEnabled,
+      completionsBackend: config.completionsBackend,
       logLevel: config.logLevel,
     };
     // process.execPath is Electron in desktop VS Code: ELECTRON_RUN_AS_NODE makes it behave as plain Node.

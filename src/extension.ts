@@ -26,7 +26,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<RepoTu
       if (event.affectsConfiguration('repotune.completions.enabled')) current.onCompletionsSettingChanged();
       if (!affectsAny(event, RESTART_SETTINGS)) return;
       const choice = await vscode.window.showInformationMessage(
-        'RepoTune: the Python setting changed. Restart the server to use it?',
+        'RepoTune: a setting the server reads at start (Python, completion backend) changed. Restart the server to use it?',
         'Restart',
       );
       if (choice === 'Restart') await vscode.commands.executeCommand('repotune.restartServer');

@@ -7,6 +7,9 @@
 export const SETTINGS_SECTION = 'repotune';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
+/** Values of repotune.completions.backend (server/src/completion/engine/backend.ts resolves them). */
+export const COMPLETION_BACKENDS = ['auto', 'onnx', 'torch'] as const;
+export type CompletionBackendName = (typeof COMPLETION_BACKENDS)[number];
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
 /** Bounds of repotune.training.maxSteps; the sidecar applies its own default when the setting is 0. */
@@ -58,6 +61,15 @@ export const SETTINGS = {
     default: true,
     description: 'Show inline completions (ghost text) from the fine-tuned adapter.',
     order: 3,
+  },
+  'repotune.completions.backend': {
+    type: 'string',
+    default: 'auto',
+    enum: COMPLETION_BACKENDS,
+    description:
+      "Engine serving completions. 'auto' = torch on a CUDA GPU when the trainer's Python sees one, else onnx. " +
+      "'onnx' = onnxruntime on the CPU. 'torch' = the Python worker with torch (GPU if any, else CPU). Needs a server restart.",
+    order: 7,
   },
   'repotune.evaluation.gate': {
     type: 'boolean',

@@ -27,6 +27,8 @@ import { readActiveRun, type ActiveRun } from './pipeline/runStore';
 import { HubError, downloadModel, hubCacheDir } from './models/hubDownload';
 import { RunCatalogError, activateRun, deleteRun, listRuns, rollbackRun } from './pipeline/runCatalog';
 import { CompletionService } from './completion/service';
+import { engineLoader, parseBackend, resolveBackend } from './completion/engine/backend';
+import type { EngineLoader } from './completion/engine/engine';
 import { harvest } from './harvest/harvest';
 import { buildRetrievalIndex } from './retrieval/repoIndex';
 import { modelCodeDefaults, runGenerateRequest } from './generate/request';
@@ -45,6 +47,8 @@ let servedModelDir: string | undefined;
 let status: StatusParams = { state: 'starting', message: 'Starting' };
 let fineTuneRunning = false;
 let pythonExe = 'python3';
+/** Engine loader of repotune.completions.backend, resolved once (on the first serve) per sidecar start. */
+let loadEngine: Promise<EngineLoader> | undefined;
 /** Between two generate-progress notifications: the preview stays live without one message per token. */
 const GENERATE_PROGRESS_INTERVAL_MS = 100;
 
@@ -82,19 +86,30 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
 
 connection.onInitialized(async () => {
   const active = workspaceRoot ? readActiveRun(options.storageDir, workspaceRoot) : undefined;
-  if (active) await serve(active.modelDir, active.onnxDir, active.runId);
+  if (active) await serve(active);
   else setStatus({ state: 'idle', message: 'No adapter yet: run "RepoTune: Fine-tune on workspace".' });
 });
 
-async function serve(modelDir: string, onnxDir: string, adapter: string): Promise<void> {
+/** Resolves repotune.completions.backend ("auto": torch on a CUDA machine, else onnx) into the engine loader. */
+async function completionEngineLoader(): Promise<EngineLoader> {
+  const setting = parseBackend(options.completionsBackend);
+  const { backend, reason } = await resolveBackend(setting, { trainer, pythonPath: pythonExe });
+  log('info', `Completions served by ${backend === 'torch' ? 'torch (Python serving worker)' : 'onnxruntime (CPU)'}: ${reason}.`);
+  return engineLoader({ backend, fallbackToOnnx: setting === 'auto', python: pythonExe, trainerDir: options.trainerDir, log });
+}
+
+async function serve(run: Pick<ActiveRun, 'modelDir' | 'onnxDir' | 'adapterDir' | 'runId'>): Promise<void> {
+  const { modelDir, onnxDir, adapterDir, runId: adapter } = run;
   try {
+    loadEngine ??= completionEngineLoader();
+    const load = await loadEngine;
     // A run of another base model (activated from "Manage adapters") needs that model's tokenizer: a new service.
-    if (completions && servedModelDir === modelDir) await completions.swapModel(onnxDir);
+    if (completions && servedModelDir === modelDir) await completions.swapModel(onnxDir, adapterDir);
     else {
       const previous = completions;
       completions = undefined;
       await previous?.dispose();
-      completions = await CompletionService.create({ modelDir, onnxDir });
+      completions = await CompletionService.create({ modelDir, onnxDir, adapterDir, loadEngine: load });
       servedModelDir = modelDir;
     }
     setStatus({ state: 'serving', message: `Serving adapter ${adapter}`, adapter });
@@ -155,7 +170,7 @@ connection.onRequest(Requests.fineTune, async (params: FineTuneParams, token) =>
       },
       abort.signal,
     );
-    if (outcome.run) await serve(outcome.run.modelDir, outcome.run.onnxDir, outcome.run.runId);
+    if (outcome.run) await serve(outcome.run);
     else setStatus(before.state === 'serving' ? before : { state: 'idle', message: outcome.activationReason });
     const { run: _run, ...result } = outcome;
     return result;
@@ -197,7 +212,7 @@ function catalogRequest<T>(body: (workspace: string) => T | Promise<T>): () => P
 }
 
 async function serveChosen(run: ActiveRun, verb: string): Promise<ActivateRunResult> {
-  await serve(run.modelDir, run.onnxDir, run.runId);
+  await serve(run);
   if (status.state !== 'serving') throw new ResponseError(RUN_CATALOG_ERROR, `${verb} ${run.runId}, but it could not be loaded: ${status.message}`);
   return { runId: run.runId, message: `${verb} ${run.runId}.` };
 }

@@ -276,4 +276,6 @@ export interface InitOptions {
   trainerDir: string;
   maxSteps?: number;
   completionsEnabled?: boolean;
+  /** repotune.completions.backend: "auto" | "onnx" | "torch" (completion/engine/backend.ts); absent = "auto". */
+  completionsBackend?: string;
 }

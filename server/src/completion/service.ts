@@ -1,6 +1,7 @@
 /**
  * Inline completion, top to bottom: prefilter → cursor windows → cache → adaptive debounce → stable prompt (the
- * prompt builder, anchored so consecutive keystrokes share the KV cache) → ORT engine with stream filters →
+ * prompt builder, anchored so consecutive keystrokes share the KV cache) → engine (OrtEngine on the CPU by default,
+ * TorchEngine on a GPU: engine/engine.ts) with stream filters →
  * postprocess → cache. Editor-agnostic: the sidecar's LSP handler and the CLI both call `complete`.
  *
  * Only one generation runs at a time (the engine's KV cache is one sequence). A new request aborts the one in
@@ -14,7 +15,8 @@ import { detectFamily, type ModelFamily } from '../examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../models/tokenizer';
 import { CompletionCache, COMPLETION_CACHE_ENTRIES } from './cache';
 import { cursorWindows, DEFAULT_WINDOW_BUDGET, type WindowBudget } from './context';
-import { OrtEngine, type EngineOptions, type GenerateResult } from './engine/ortEngine';
+import { OrtEngine, type EngineOptions } from './engine/ortEngine';
+import type { CompletionEngine, EngineLoader, GenerateResult, ServedModel } from './engine/engine';
 import { defaultFilters, runFilters, type FilterVerdict } from './filters';
 import { postprocessCompletion } from './postprocess';
 import { prefilter, type PrefilterOptions, type SkipReason } from './prefilter';
@@ -31,6 +33,10 @@ export interface CompletionServiceOptions extends PrefilterOptions {
   readonly modelDir: string;
   /** RepoTune ONNX export served by the engine. */
   readonly onnxDir: string;
+  /** The adapter merged into that export (TorchEngine serves base + adapter); absent = the base model. */
+  readonly adapterDir?: string;
+  /** Loads the engine for a model; default OrtEngine on the ONNX export (with `engine` options). */
+  readonly loadEngine?: EngineLoader;
   readonly maxNewTokens?: number;
   readonly promptBudget?: PromptBudget;
   readonly windowBudget?: WindowBudget;
@@ -67,7 +73,7 @@ export class CompletionService {
   private readonly family: ModelFamily;
   private readonly cache: CompletionCache;
   private readonly prompts: StablePromptBuilder;
-  private engine: OrtEngine | undefined;
+  private engine: CompletionEngine | undefined;
   /** Tail of the chain that serialises model runs (and model swaps). */
   private turn: Promise<void> = Promise.resolve();
   private inFlight: AbortController | undefined;
@@ -92,7 +98,7 @@ export class CompletionService {
 
   static async create(opts: CompletionServiceOptions): Promise<CompletionService> {
     const service = new CompletionService(opts);
-    await service.swapModel(opts.onnxDir);
+    await service.swapModel(opts.onnxDir, opts.adapterDir);
     return service;
   }
 
@@ -153,7 +159,7 @@ export class CompletionService {
   }
 
   /** One model run with the stream filters; undefined when cancelled or nothing is worth showing. */
-  private async generate(engine: OrtEngine, prefix: string, suffix: string, filePath: string | undefined, signal: AbortSignal): Promise<string | undefined> {
+  private async generate(engine: CompletionEngine, prefix: string, suffix: string, filePath: string | undefined, signal: AbortSignal): Promise<string | undefined> {
     // Stable across keystrokes (stablePrompt.ts): the engine prefills only what changed since the last request.
     const prompt = this.prompts.build({ prefix, suffix, path: filePath }, { retrieval: this.opts.retrieval, retrievalBudgetMs: RETRIEVAL_BUDGET_MS });
     const filters = defaultFilters({ prefix, suffix });
@@ -186,9 +192,13 @@ export class CompletionService {
     return release;
   }
 
-  /** Loads another export (e.g. after training) and serves it from the next request on; the old one is freed. */
-  async swapModel(onnxDir: string): Promise<void> {
-    const next = await OrtEngine.load(onnxDir, this.opts.engine);
+  /**
+   * Loads another export (e.g. after training) and serves it from the next request on; the old one is freed.
+   * `adapterDir` is the adapter that export was made from (what TorchEngine merges); the base model dir stays.
+   */
+  async swapModel(onnxDir: string, adapterDir?: string): Promise<void> {
+    const model: ServedModel = { modelDir: this.opts.modelDir, onnxDir, adapterDir };
+    const next = await (this.opts.loadEngine ?? ((m) => OrtEngine.load(m.onnxDir, this.opts.engine)))(model);
     this.inFlight?.abort();
     const release = await this.takeTurn();
     try {

@@ -23,7 +23,13 @@ export interface TrainerOptions {
   python: string;
   trainerDir: string;
   log: (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
+  /** Python module run as the worker; the completion-serving worker (TorchEngine) reuses this supervisor. */
+  module?: string;
+  /** Prefix of the worker's lines in the log. */
+  label?: string;
 }
+
+export const TRAINER_MODULE = 'repotune_trainer.rpc';
 
 export class TrainerError extends Error {
   constructor(message: string, readonly kind: string) {
@@ -47,6 +53,10 @@ export class TrainerProcess {
   private restarts = 0;
 
   constructor(private readonly opts: TrainerOptions) {}
+
+  private get label(): string {
+    return this.opts.label ?? 'trainer';
+  }
 
   /** Subscribes to a worker notification (`progress`, `log`). Returns an unsubscribe function. */
   on(method: string, fn: (params: any) => void): () => void {
@@ -79,6 +89,11 @@ export class TrainerProcess {
     return this.child !== undefined;
   }
 
+  /** Process id of the running worker (its process group's id), for logs and tests. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Asks the worker to exit, then kills its process group if it does not. */
   async dispose(): Promise<void> {
     const child = this.child;
@@ -97,7 +112,7 @@ export class TrainerProcess {
     if (this.restarts > MAX_RESTARTS) {
       throw new TrainerError(`The Python worker crashed ${this.restarts} times; not restarting it. See the log.`, 'crashed');
     }
-    const child = spawn(this.opts.python, ['-u', '-m', 'repotune_trainer.rpc'], {
+    const child = spawn(this.opts.python, ['-u', '-m', this.opts.module ?? TRAINER_MODULE], {
       cwd: this.opts.trainerDir,
       env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONPATH: this.opts.trainerDir, TOKENIZERS_PARALLELISM: 'false' },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -110,7 +125,7 @@ export class TrainerProcess {
     child.on('error', (err) => this.onExit(child, pythonSpawnMessage(this.opts.python, err)));
     child.on('exit', (code, signal) => this.onExit(child, `The Python worker exited (code ${code}, signal ${signal}).`));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => this.onLine(line));
-    readline.createInterface({ input: child.stderr! }).on('line', (line) => this.opts.log('debug', `[trainer] ${line}`));
+    readline.createInterface({ input: child.stderr! }).on('line', (line) => this.opts.log('debug', `[${this.label}] ${line}`));
     return child;
   }
 
@@ -119,12 +134,12 @@ export class TrainerProcess {
     try {
       msg = JSON.parse(line);
     } catch {
-      this.opts.log('warning', `[trainer] non-protocol output: ${line}`);
+      this.opts.log('warning', `[${this.label}] non-protocol output: ${line}`);
       return;
     }
     if (msg.id === undefined || msg.id === null) {
       this.rearmTimers();
-      if (msg.method === 'log') this.opts.log(msg.params?.level ?? 'info', `[trainer] ${msg.params?.message}`);
+      if (msg.method === 'log') this.opts.log(msg.params?.level ?? 'info', `[${this.label}] ${msg.params?.message}`);
       for (const fn of this.listeners.get(msg.method) ?? []) fn(msg.params);
       return;
     }

@@ -8,6 +8,7 @@ kind `internal`.
 
 from __future__ import annotations
 
+import errno
 import importlib
 from types import ModuleType
 
@@ -16,9 +17,10 @@ MISSING_DEPENDENCY = "missing_dependency"
 BAD_MODEL = "bad_model"
 BAD_DATA = "bad_data"
 OUT_OF_MEMORY = "out_of_memory"
+DISK_FULL = "disk_full"
 CANCELLED = "cancelled"
 INTERNAL = "internal"
-KINDS = frozenset({MISSING_DEPENDENCY, BAD_MODEL, BAD_DATA, OUT_OF_MEMORY, CANCELLED, INTERNAL})
+KINDS = frozenset({MISSING_DEPENDENCY, BAD_MODEL, BAD_DATA, OUT_OF_MEMORY, DISK_FULL, CANCELLED, INTERNAL})
 
 # What the user runs to (re)create the Python environment; quoted in every missing-dependency message.
 SETUP_HINT = ("run \"RepoTune: Create trainer environment\" in VS Code, or `node scripts/setup-python.mjs` in a source "
@@ -57,3 +59,27 @@ def require_training_stack() -> None:
     """Checks every package a training run needs, so the error names the first missing one before any work."""
     for name in ("torch", "transformers", "peft", "safetensors", "numpy"):
         require_module(name)
+
+
+# How libraries word a full disk when they do not raise OSError(ENOSPC) themselves (safetensors' Rust I/O error).
+_DISK_FULL_TEXT = "No space left on device"
+
+
+def disk_full_error(exc: BaseException, method: str) -> WorkerError | None:
+    """A full disk met anywhere in `method` (torch.save, safetensors, onnx, shutil) as an actionable disk_full error.
+
+    Files are written to a temporary name and renamed when complete (checkpoint.py, export_onnx.py), so a full
+    disk leaves the last good adapter and checkpoint as they were: the message can say so.
+    """
+    chain: list[BaseException] = []
+    while exc is not None and len(chain) < 8:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    if not any((isinstance(e, OSError) and e.errno == errno.ENOSPC) or _DISK_FULL_TEXT in str(e) for e in chain):
+        return None
+    return WorkerError(
+        DISK_FULL,
+        f"The disk is full ({method} could not write its files). Free some space on the disk that holds RepoTune's "
+        "storage (or choose another storage folder) and run it again; files saved before, such as the last good "
+        "adapter, are kept.",
+    )

@@ -24,7 +24,7 @@ import traceback
 from typing import Any, Callable, TextIO
 
 from . import __version__
-from .errors import BAD_DATA, INTERNAL, WorkerError, require_training_stack
+from .errors import BAD_DATA, INTERNAL, WorkerError, disk_full_error, require_training_stack
 
 log = logging.getLogger("repotune_trainer")
 
@@ -108,6 +108,10 @@ class ProgressThrottle:
 
 
 class Worker:
+    # Methods a `cancel` may stop; a subclass (serve_worker.ServeWorker) names its own.
+    cancellable: tuple[str, ...] = CANCELLABLE_METHODS
+    name = "trainer"
+
     def __init__(self, writer: ProtocolWriter):
         self.writer = writer
         self.cancel_event = threading.Event()
@@ -144,7 +148,8 @@ class Worker:
         if method == "ping":
             self.writer.result(req_id, {"pong": True, "version": __version__})
         elif method == "cancel":
-            self.writer.result(req_id, {"cancelled": self.cancel()})
+            params = req.get("params")
+            self.writer.result(req_id, {"cancelled": self.cancel(params if isinstance(params, dict) else None)})
         elif method not in self.methods:  # answered at once: no need to wait behind a training run
             if req_id is not None:
                 self.writer.error(req_id, METHOD_NOT_FOUND, f"Method not found: {method}")
@@ -153,10 +158,10 @@ class Worker:
                 self.cancel()
             self.requests.put(req)
 
-    def cancel(self) -> bool:
-        """Sets the cancel flag if a cancellable job is running; returns whether one was."""
+    def cancel(self, params: dict | None = None) -> bool:
+        """Sets the cancel flag if a cancellable job is running; returns whether one was. `params` is for subclasses."""
         with self._state_lock:
-            if self._running in CANCELLABLE_METHODS:
+            if self._running in self.cancellable:
                 self.cancel_event.set()
                 return True
             return False
@@ -190,9 +195,10 @@ class Worker:
         except WorkerError as exc:
             log.warning("%s failed (%s): %s", method, exc.kind, exc.message)
             response = {"jsonrpc": "2.0", "id": req_id, "error": exc.to_rpc_error()}
-        except Exception as exc:  # a bug: report it as `internal`, keep the traceback for the log on stderr
+        except Exception as exc:  # a bug (reported as `internal`, traceback to the log), unless the disk is full
             traceback.print_exc(file=sys.stderr)
-            response = {"jsonrpc": "2.0", "id": req_id, "error": {
+            full = disk_full_error(exc, method)
+            response = {"jsonrpc": "2.0", "id": req_id, "error": full.to_rpc_error() if full else {
                 "code": WORKER_ERROR, "message": f"Internal error in {method}: {type(exc).__name__}: {exc}",
                 "data": {"kind": INTERNAL}}}
         finally:
@@ -257,17 +263,17 @@ def _redirect_stdout_to_stderr() -> TextIO:
     return os.fdopen(protocol_fd, "w", encoding="utf-8", newline="\n", buffering=1)
 
 
-def main() -> int:
+def main(worker_class: type[Worker] = Worker) -> int:
     protocol_out = _redirect_stdout_to_stderr()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars only clutter the sidecar's log
     writer = ProtocolWriter(protocol_out)
-    worker = Worker(writer)
+    worker = worker_class(writer)
     log.addHandler(NotificationLogHandler(writer))
     stdin = open(sys.stdin.fileno(), "r", encoding="utf-8", errors="replace", closefd=False)
     threading.Thread(target=worker.read_loop, args=(stdin,), name="rpc-reader", daemon=True).start()
-    log.info("repotune trainer %s ready (pid %d)", __version__, os.getpid())
+    log.info("repotune %s %s ready (pid %d)", worker.name, __version__, os.getpid())
     code = worker.serve()
     protocol_out.flush()
     return code

@@ -25,8 +25,8 @@ EXIT_TIMEOUT_S = 15.0
 class WorkerClient:
     """A minimal sidecar: sends requests, collects responses by id and notifications in order."""
 
-    def __init__(self, env: dict, cwd: Path):
-        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "repotune_trainer.rpc"], cwd=cwd, env=env,
+    def __init__(self, env: dict, cwd: Path, module: str = "repotune_trainer.rpc"):
+        self.proc = subprocess.Popen([sys.executable, "-u", "-m", module], cwd=cwd, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, encoding="utf-8")
         self.lines: queue.Queue = queue.Queue()

@@ -7,6 +7,7 @@
  */
 import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
+import type { CompletionEngine, GenerateOptions, GenerateResult, StopReason } from './engine';
 import { KvCache } from './kvCache';
 import { OnnxModelError, readOnnxModelInfo, type OnnxModelInfo } from './onnxMetadata';
 
@@ -31,30 +32,10 @@ const MIN_REUSED_TOKENS = 8;
  */
 export const PREFILL_CHUNK_TOKENS = 256;
 
-/** Why a generation ended. 'filter' is reported when onToken asked to stop. */
 /** Scoring restarts the KV cache after this many tokens (a window well inside any model's context). */
 export const SCORE_WINDOW_TOKENS = 1024;
 
-export type StopReason = 'stop' | 'length' | 'cancelled' | 'filter';
-
-export interface GenerateOptions {
-  readonly maxNewTokens: number;
-  readonly stopIds: ReadonlySet<number> | readonly number[];
-  /** Checked before the prefill and between tokens: a cancelled request costs at most one more model run. */
-  readonly signal?: AbortSignal;
-  /** Called with each new token (not stop tokens) and all tokens so far; return false to stop ('filter'). */
-  readonly onToken?: (id: number, ids: readonly number[]) => boolean | void;
-}
-
-export interface GenerateResult {
-  readonly ids: number[];
-  readonly stoppedBy: StopReason;
-  /** Prompt tokens whose keys/values came from the previous call instead of a prefill. */
-  readonly reusedTokens: number;
-  readonly prefilledTokens: number;
-  readonly prefillMs: number;
-  readonly decodeMs: number;
-}
+export type { StopReason, GenerateOptions, GenerateResult } from './engine';
 
 export interface EngineOptions {
   /** Keep and reuse the KV cache between calls (default true). */
@@ -94,7 +75,7 @@ function argmax(logits: Float32Array): number {
   return best;
 }
 
-export class OrtEngine {
+export class OrtEngine implements CompletionEngine {
   private readonly cache: KvCache;
   private readonly logits: Float32Array;
   private readonly logitsOutput: ort.Tensor;
