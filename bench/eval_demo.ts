@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   const repo = makeRepoB();
   const storage = path.join(WORK, 'storage');
   fs.rmSync(storage, { recursive: true, force: true });
-  const stdout = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'fine-tune', repo, '--model', modelDir, '--steps', String(LORA_STEPS), '--no-gate', '--storage', storage, '--json'], {
+  const stdout = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'fine-tune', repo, '--model', modelDir, '--steps', String(LORA_STEPS), ...(LORA_LR ? ['--lr', LORA_LR] : []), '--no-gate', '--storage', storage, '--json'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 * 1024 * 1024,

@@ -29,6 +29,7 @@ import { DEFAULT_BUDGET } from '../../server/src/examples/promptBuilder';
 import { cursorWindows } from '../../server/src/completion/context';
 import { afterTyped, StablePromptBuilder } from '../../server/src/completion/stablePrompt';
 import { REPO_ROOT, TRAINER_DIR, pythonPath, tempDir } from '../helpers/paths';
+import { DEMO_LEARNING_RATE } from '../../server/src/pipeline/fineTune';
 import { makeFixtureRepo, probeDocument, FIXTURE_PROBE } from '../helpers/fixtureRepo';
 
 /** Enough steps for the demo model to memorise the tiny fixture repository. */
@@ -36,6 +37,12 @@ const TRAIN_STEPS = 80;
 /** The gated run only has to reach the gate's verdict. */
 const GATED_RUN_STEPS = 10;
 const TEST_TIMEOUT_MS = 8 * 60_000;
+/** A learning rate other than the demo default, to see it arrive in the trainer. */
+const GATED_RUN_LR = 4e-3;
+
+function adapterLearningRate(adapterDir: string): number {
+  return JSON.parse(fs.readFileSync(path.join(adapterDir, 'repotune-adapter.json'), 'utf8')).training.learning_rate;
+}
 
 test('fine-tune through the sidecar, then complete from the adapted model', { timeout: TEST_TIMEOUT_MS }, async () => {
   const storageDir = tempDir('lsp-storage');
@@ -81,7 +88,9 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
     startTraining = true;
 
     // With the gate on (the default), a short run judged on the fixture's one-file holdout is kept, not served.
-    const gated = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: GATED_RUN_STEPS, confirmBeforeTraining: true })) as FineTuneResult;
+    // With a learning rate of its own (`repotune fine-tune --lr`), recorded in the adapter's metadata.
+    const gated = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: GATED_RUN_STEPS, confirmBeforeTraining: true, learningRate: GATED_RUN_LR })) as FineTuneResult;
+    assert.equal(adapterLearningRate(gated.adapterDir), GATED_RUN_LR, 'the requested learning rate reached the trainer');
     assert.equal(asked.length, 2, 'one question per run: the harvest runs once');
     assert.equal(gated.activated, false);
     assert.match(gated.activationReason, /not activated/i);
@@ -97,6 +106,7 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
     assert.equal(result.activated, true, result.activationReason);
     assert.equal(result.steps, TRAIN_STEPS);
     assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_config.json')), 'PEFT adapter config written');
+    assert.equal(adapterLearningRate(result.adapterDir), DEMO_LEARNING_RATE, 'without one, the demo model trains at its own rate');
     assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')), 'PEFT adapter weights written');
     assert.ok(fs.existsSync(path.join(result.onnxDir, 'model.onnx')), 'ONNX export written');
     const trainSteps = progress.filter((p) => p.stage === 'train' && (p.step ?? 0) > 0);
