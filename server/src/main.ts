@@ -16,17 +16,16 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { Notifications, Requests, type ActivateRunResult, type ConfirmTrainingResult, type DownloadModelParams, type ExportAdapterParams, type DownloadModelResult, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type StatusParams } from './protocol';
+import { Notifications, Requests, type ActivateRunResult, type ConfirmTrainingResult, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type StatusParams } from './protocol';
 import { TrainerProcess, TrainerError } from './training/trainerProcess';
 import { resolvePython } from './training/python';
 import { checkTrainerEnvironment } from './environment/checkEnvironment';
 import { runFineTune } from './pipeline/fineTune';
 import { awaitConfirmation } from './pipeline/trainingConfirmation';
-import { ExportAdapterError, exportAdapter } from './pipeline/exportAdapter';
 import { readActiveRun, type ActiveRun } from './pipeline/runStore';
-import { HubError, downloadModel, hubCacheDir } from './models/hubDownload';
 import { RunCatalogError, activateRun, deleteRun, listRuns, rollbackRun } from './pipeline/runCatalog';
 import { CompletionService } from './completion/service';
+import { registerModelRequests } from './modelRequests';
 import { engineLoader, parseBackend, resolveBackend } from './completion/engine/backend';
 import type { EngineLoader } from './completion/engine/engine';
 import { harvest } from './harvest/harvest';
@@ -233,70 +232,11 @@ connection.onRequest(Requests.deleteRun, (params: { runId: string }) =>
   })(),
 );
 
-/** "Export adapter": errors carry data.kind (`target_not_empty` makes the client ask before replacing). */
-const EXPORT_ERROR = 6;
-
-connection.onRequest(Requests.exportAdapter, async (params: ExportAdapterParams, token) => {
-  if (!workspaceRoot) throw new ResponseError(EXPORT_ERROR, 'Open a folder to export its adapters.', { kind: 'bad_request' });
-  const abort = new AbortController();
-  const sub = token.onCancellationRequested(() => abort.abort());
-  try {
-    const result = await exportAdapter({
-      storageDir: options.storageDir,
-      workspace: workspaceRoot,
-      runId: params?.runId,
-      format: params?.format,
-      quantize: params?.quantize ?? null,
-      targetDir: String(params?.targetDir ?? ''),
-      overwrite: params?.overwrite === true,
-      // Its own worker: a cancel kills it without touching the training worker (pipeline/exportAdapter.ts).
-      makeWorker: () => new TrainerProcess({ python: pythonExe, trainerDir: options.trainerDir, log }),
-      signal: abort.signal,
-      onProgress: (message) => void connection.sendNotification(Notifications.exportProgress, { message }),
-    });
-    log('info', `Exported run ${result.runId} (${params.format}) to ${result.targetDir} in ${result.seconds.toFixed(1)} s`);
-    return result;
-  } catch (err) {
-    const e = err as Error;
-    const kind = err instanceof ExportAdapterError ? err.kind : 'failed';
-    log(kind === 'cancelled' || kind === 'target_not_empty' ? 'info' : 'warning', `Export: ${e.message}`);
-    throw new ResponseError(EXPORT_ERROR, e.message, { kind });
-  } finally {
-    sub.dispose();
-  }
-});
-
-/** Between two download-progress notifications per file. */
-const DOWNLOAD_PROGRESS_INTERVAL_MS = 200;
-const HUB_ERROR = 5;
-
-connection.onRequest(Requests.downloadModel, async (params: DownloadModelParams, token): Promise<DownloadModelResult> => {
-  const abort = new AbortController();
-  const sub = token.onCancellationRequested(() => abort.abort());
-  let lastSent = 0;
-  try {
-    const modelDir = await downloadModel({
-      repoId: String(params?.repoId ?? ''),
-      revision: params?.revision,
-      cacheDir: hubCacheDir(),
-      token: process.env.HF_TOKEN,
-      signal: abort.signal,
-      onProgress: (p) => {
-        const now = Date.now();
-        if (p.bytes < p.totalBytes && now - lastSent < DOWNLOAD_PROGRESS_INTERVAL_MS) return;
-        lastSent = now;
-        void connection.sendNotification(Notifications.downloadProgress, { repoId: params.repoId, ...p });
-      },
-    });
-    log('info', `Downloaded ${params.repoId} to ${modelDir}`);
-    return { modelDir };
-  } catch (err) {
-    const e = err as Error;
-    log('warning', `Downloading ${params?.repoId}: ${e.message}`);
-    throw new ResponseError(HUB_ERROR, abort.signal.aborted ? 'Download cancelled.' : e.message, { kind: err instanceof HubError ? 'hub' : 'internal' });
-  } finally {
-    sub.dispose();
-  }
+registerModelRequests(connection, {
+  workspaceRoot: () => workspaceRoot,
+  storageDir: () => options.storageDir,
+  makeWorker: () => new TrainerProcess({ python: pythonExe, trainerDir: options.trainerDir, log }),
+  log,
 });
 
 connection.onNotification(Notifications.setCompletionsEnabled, (params: { enabled: boolean }) => {
