@@ -104,7 +104,7 @@ export class StablePromptBuilder {
     let anchored = typed.slice(0, typed.length - pendingText.length);
     let lineIds = anchored ? this.tok.encode(anchored) : [];
     if (lineIds.length > ANCHORED_LINE_TOKENS || anchored === '') {
-      // A very long line is not anchored; nor is a line with nothing but blanks typed after its content start.
+      // A very long line is not anchored; nor is one where nothing follows its indentation yet (a plain prompt).
       anchored = '';
       pendingText = '';
       lineIds = [];
