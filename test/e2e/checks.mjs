@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { EDIT_FILE, TYPED_TEXT } from './fixture.mjs';
 import { SELECTORS } from './workbench.mjs';
 import { runManagementChecks } from './managementChecks.mjs';
+import { checkRunner } from './checkRunner.mjs';
 
 const ACTIVATION_TIMEOUT_MS = 60_000;
 const SIDECAR_READY_TIMEOUT_MS = 60_000;
@@ -42,27 +43,7 @@ const COMMAND_TITLES = [
 ];
 
 export async function runChecks(wb, { url, workspace, storageDir, hub, hfHome, uiOnly, loadTimeoutMs }) {
-  const results = [];
-  let blocked = null;
-  const check = async (name, body) => {
-    if (blocked) {
-      results.push({ name, ok: false, detail: `not run: "${blocked}" failed` });
-      console.log(`  ✗ ${name} (not run)`);
-      return;
-    }
-    const t0 = Date.now();
-    try {
-      const detail = (await body()) ?? '';
-      results.push({ name, ok: true, detail });
-      console.log(`  ✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s) ${detail}`);
-    } catch (err) {
-      const detail = err instanceof Error ? err.message : String(err);
-      results.push({ name, ok: false, detail });
-      console.log(`  ✗ ${name}: ${detail}`);
-      await wb.screenshot(`FAILED-${name.replace(/\W+/g, '-')}`);
-      blocked = name;
-    }
-  };
+  const { check, results } = checkRunner(wb);
 
   await check('workbench opens the fixture workspace', async () => {
     await wb.open(url, loadTimeoutMs);

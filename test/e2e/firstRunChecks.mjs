@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SELECTORS } from './workbench.mjs';
+import { checkRunner } from './checkRunner.mjs';
 
 const ACTIVATION_TIMEOUT_MS = 60_000;
 const WALKTHROUGH_TIMEOUT_MS = 30_000;
@@ -17,27 +18,7 @@ const STEP = (id) => `button.getting-started-step[data-step-id$="${id}"]`;
 const STEP_TITLES = ['Check the environment', 'Create the trainer environment', 'Choose a model', 'Fine-tune on this repository', 'Watch it train (optional)'];
 
 export async function runFirstRunChecks(wb, { url, storageDir, loadTimeoutMs }) {
-  const results = [];
-  let blocked = null;
-  const check = async (name, body) => {
-    if (blocked) {
-      results.push({ name, ok: false, detail: `not run: "${blocked}" failed` });
-      console.log(`  ✗ ${name} (not run)`);
-      return;
-    }
-    const t0 = Date.now();
-    try {
-      const detail = (await body()) ?? '';
-      results.push({ name, ok: true, detail });
-      console.log(`  ✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s) ${detail}`);
-    } catch (err) {
-      const detail = err instanceof Error ? err.message : String(err);
-      results.push({ name, ok: false, detail });
-      console.log(`  ✗ ${name}: ${detail}`);
-      await wb.screenshot(`FAILED-${name.replace(/\W+/g, '-')}`);
-      blocked = name;
-    }
-  };
+  const { check, results } = checkRunner(wb);
   const visibleText = () => wb.page.$eval(WALKTHROUGH, (e) => (e.offsetParent ? e.innerText : '')).catch(() => '');
 
   await check('first activation opens the RepoTune walkthrough with its steps', async () => {
