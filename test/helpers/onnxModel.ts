@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CACHE_DIR, TRAINER_DIR, ensureDemoModel, pythonPath } from './paths';
+import { OrtEngine, type GenerateOptions, type GenerateResult } from '../../server/src/completion/engine/ortEngine';
 
 /** The exporter's files that shape the graph. */
 const EXPORTER_SOURCES = ['export_onnx.py', 'onnx_graph.py', 'onnx_quant.py'];
@@ -40,4 +41,14 @@ export function ensureDemoOnnx(): string {
     fs.rmSync(staging, { recursive: true, force: true }); // another test process put its export there first
   }
   return dir;
+}
+
+/** One generation by a fresh engine that never reuses a KV cache: the reference a cache-reusing run must equal. */
+export async function coldGenerate(onnxDir: string, promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+  const cold = await OrtEngine.load(onnxDir, { reuseKvCache: false });
+  try {
+    return await cold.generate(promptIds, opts);
+  } finally {
+    await cold.dispose();
+  }
 }

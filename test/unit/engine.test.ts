@@ -10,7 +10,7 @@ import { buildFimPrompt } from '../../server/src/examples/promptBuilder';
 import { detectFamily } from '../../server/src/examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
 import { ensureDemoModel, pythonPath, tempDir, TRAINER_DIR } from '../helpers/paths';
-import { ensureDemoOnnx } from '../helpers/onnxModel';
+import { coldGenerate, ensureDemoOnnx } from '../helpers/onnxModel';
 
 const NEW_TOKENS = 24;
 const PREFIX = 'import os\n\ndef read_lines(path):\n    with open(path) as f:\n        ';
@@ -123,12 +123,7 @@ test('an abort during a long prefill stops between chunks and keeps the prefille
     `stopped between chunks after ${cancelled.prefilledTokens} tokens`);
   const resumed = await engine.generate(long, { maxNewTokens: 4, stopIds: [] });
   assert.equal(resumed.reusedTokens, cancelled.prefilledTokens, 'the next request continues from the cancelled prefill');
-  const cold = await OrtEngine.load(onnxDir, { reuseKvCache: false });
-  try {
-    assert.deepEqual(resumed.ids, (await cold.generate(long, { maxNewTokens: 4, stopIds: [] })).ids);
-  } finally {
-    await cold.dispose();
-  }
+  assert.deepEqual(resumed.ids, (await coldGenerate(onnxDir, long, { maxNewTokens: 4, stopIds: [] })).ids);
 });
 
 test('an AbortSignal stops generation within one token', async () => {

@@ -15,7 +15,7 @@ import { detectFamily } from '../../server/src/examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
 import { COMPLETION_BACKENDS as SETTING_BACKENDS } from '../../src/settingsSchema';
 import { ensureDemoModel, pythonPath, TRAINER_DIR } from '../helpers/paths';
-import { ensureDemoOnnx } from '../helpers/onnxModel';
+import { coldGenerate, ensureDemoOnnx } from '../helpers/onnxModel';
 import { ensureRandomAdapter } from '../helpers/randomAdapter';
 
 const NEW_TOKENS = 24;
@@ -103,12 +103,7 @@ test('a prompt sharing its start with the last one prefills only the new tail, w
   const r2 = await torch.generate(typed, { maxNewTokens: NEW_TOKENS, stopIds });
   assert.equal(r2.reusedTokens, shared);
   assert.equal(r2.prefilledTokens, typed.length - shared);
-  const cold = await OrtEngine.load(onnxDir, { reuseKvCache: false });
-  try {
-    assert.deepEqual(r2.ids, (await cold.generate(typed, { maxNewTokens: NEW_TOKENS, stopIds })).ids);
-  } finally {
-    await cold.dispose();
-  }
+  assert.deepEqual(r2.ids, (await coldGenerate(onnxDir, typed, { maxNewTokens: NEW_TOKENS, stopIds })).ids);
 });
 
 test('an abort mid-generation returns cancelled and the worker stops and keeps serving', async () => {
