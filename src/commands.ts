@@ -14,6 +14,7 @@ import { checkEnvironment, setupEnvironment } from './environmentCommands';
 import { openWalkthrough } from './walkthrough';
 import { listenForHarvestSummary } from './trainingConfirm';
 import { exportAdapterCommand, type ExportCommandArgs } from './exportAdapter';
+import { singleFlight } from './singleFlight';
 
 /** Wrap a command so that any failure becomes one error message (and a log line), not an unhandled rejection. */
 function safely(ctx: Ctx, name: string, body: () => Promise<unknown>): () => Promise<void> {
@@ -34,19 +35,10 @@ export function registerCommands(ctx: Ctx): void {
   const register = (id: string, name: string, body: () => Promise<unknown>) =>
     ctx.pushSubscription(vscode.commands.registerCommand(id, safely(ctx, name, body)));
 
-  let fineTuneRunning = false;
-  register(COMMANDS.fineTune.command, 'fine-tune', async () => {
-    if (fineTuneRunning) {
-      void vscode.window.showInformationMessage('RepoTune: a fine-tune is already running.');
-      return;
-    }
-    fineTuneRunning = true;
-    try {
-      await fineTune(ctx);
-    } finally {
-      fineTuneRunning = false;
-    }
-  });
+  const oneAtATime = singleFlight((message) => void vscode.window.showInformationMessage(message));
+  register(COMMANDS.fineTune.command, 'fine-tune', () =>
+    oneAtATime('fine-tune', 'RepoTune: a fine-tune is already running.', () => fineTune(ctx)),
+  );
 
   register(COMMANDS.generateModelCode.command, 'generate model code', () => generateModelCode(ctx));
 

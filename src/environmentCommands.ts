@@ -15,6 +15,7 @@ import { describeError } from './log';
 import { environmentVerdict } from './environmentVerdict';
 import { COMMANDS, SETTINGS_SECTION } from './settingsSchema';
 import { openWalkthrough } from './walkthrough';
+import { singleFlight } from './singleFlight';
 
 const REQUIREMENTS = 'server/trainer/requirements.txt';
 const VENV_DIR_NAME = 'venv';
@@ -43,19 +44,11 @@ export async function checkEnvironment(ctx: Ctx): Promise<void> {
   });
 }
 
-let setupRunning = false;
+// Module-wide: every window's setup writes the same <globalStorage>/venv, so a second one would race the first.
+const oneAtATime = singleFlight((message) => void vscode.window.showInformationMessage(message));
 
 export async function setupEnvironment(ctx: Ctx): Promise<void> {
-  if (setupRunning) {
-    void vscode.window.showInformationMessage('RepoTune: the trainer environment is already being created.');
-    return;
-  }
-  setupRunning = true;
-  try {
-    await createEnvironment(ctx);
-  } finally {
-    setupRunning = false;
-  }
+  await oneAtATime('setup-environment', 'RepoTune: the trainer environment is already being created.', () => createEnvironment(ctx));
 }
 
 async function createEnvironment(ctx: Ctx): Promise<void> {

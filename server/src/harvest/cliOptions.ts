@@ -1,4 +1,4 @@
-/** The `repotune harvest` flags → HarvestOptions, so cli.ts only spreads the flags in and calls one function. */
+/** The `repotune harvest` flags → HarvestOptions, so the CLI (cliCommands/corpus.ts) only spreads the flags in and calls one function. */
 import { HarvestError, type HarvestOptions, type SecretsMode } from './types';
 
 export const HARVEST_CLI_OPTIONS = {
