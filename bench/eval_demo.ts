@@ -8,18 +8,22 @@
  *   3. LoRA on B through the normal pipeline (`node dist/cli.js fine-tune B --model <pretrained> --no-gate`).
  *   4. Print the four arms on B's newest-commit holdout, and the forgetting check on corpus A's held-out files
  *      (pretrained base vs base + the new adapter, through server/src/eval/forgetting.ts).
- * Run with bench/eval_demo.mjs; environment: EVAL_DEMO_PRETRAIN_MINUTES (default 4) or EVAL_DEMO_PRETRAIN_STEPS
- * (a fixed count, for reproducing a run on a machine of other speed), EVAL_DEMO_STEPS (LoRA steps, default 200),
- * EVAL_DEMO_LR (the LoRA's peak learning rate; default: the trainer's), EVAL_DEMO_REUSE=1 to keep an existing
- * pretrained model.
+ * Also printed: each arm's edit similarity against shuffled targets (its predictions scored against other tasks'
+ * expected code), what an arm scores by chance — a gain only counts where an arm stands clear of it.
+ * Run with bench/eval_demo.mjs; environment: EVAL_DEMO_PRETRAIN_STEPS (default 2000, ~18 min on 2 cores; a fixed
+ * count so the run reproduces on a machine of any speed) or EVAL_DEMO_PRETRAIN_MINUTES (a wall-clock budget
+ * instead), EVAL_DEMO_STEPS (LoRA steps; default: the product's automatic count, pipeline/fineTune.ts
+ * autoTrainingSteps), EVAL_DEMO_LR (the LoRA's peak learning rate; default: the trainer's), EVAL_DEMO_REUSE=1 to
+ * keep an existing pretrained model.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkForgetting } from '../server/src/eval/forgetting';
 import { formatReport } from '../server/src/eval/report';
+import type { EvalReport } from '../server/src/eval/evaluate';
 import { baseOnnxDir } from '../server/src/models/modelStore';
-import type { Estimate } from '../server/src/eval/metrics';
+import { editSimilarity, type Estimate } from '../server/src/eval/metrics';
 
 const ROOT = process.argv[2];
 const WORK = path.join(ROOT, '.cache', 'eval-demo');
@@ -30,10 +34,13 @@ const CORPUS_A = ['networkx/algorithms', 'jinja2', 'tqdm', 'fsspec'];
 const REPO_B_PACKAGE = 'pygments';
 /** Every Nth file of B (sorted) lands in the newest commit: 10 of 80, under the harvest's 30% holdout cap. */
 const HOLDOUT_EVERY = 8;
-const PRETRAIN_MINUTES = Number(process.env.EVAL_DEMO_PRETRAIN_MINUTES ?? 4);
-/** A fixed step count instead of the wall-clock budget, to reproduce a run on a machine of another speed or load. */
-const PRETRAIN_STEPS = Number(process.env.EVAL_DEMO_PRETRAIN_STEPS ?? 0);
-const LORA_STEPS = Number(process.env.EVAL_DEMO_STEPS ?? 200);
+/** Pretraining by a wall-clock budget (minutes) when set, else by a fixed step count (reproducible anywhere). */
+const PRETRAIN_MINUTES = Number(process.env.EVAL_DEMO_PRETRAIN_MINUTES ?? 0);
+const PRETRAIN_STEPS = PRETRAIN_MINUTES > 0 ? 0 : Number(process.env.EVAL_DEMO_PRETRAIN_STEPS ?? 2000);
+/** LoRA steps; unset = what a user gets (the pipeline's automatic count). */
+const LORA_STEPS = process.env.EVAL_DEMO_STEPS;
+/** Rotations of the targets the chance score averages over (each scores every prediction against another task's target). */
+const CHANCE_ROTATIONS = 16;
 /** The LoRA's learning rate (fine-tune --lr); unset = the trainer's default for a non-demo model. */
 const LORA_LR = process.env.EVAL_DEMO_LR;
 /** Forgetting tasks on corpus A's held-out files. */
@@ -77,7 +84,7 @@ function pretrain(): string {
   const bytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
   console.log(`corpus A: ${files.length} files, ${(bytes / 1e6).toFixed(2)} MB of ${CORPUS_A.join(', ')} (from ${SITE})`);
   fs.rmSync(out, { recursive: true, force: true });
-  execFileSync(PYTHON, [path.join(ROOT, 'bench', 'eval_demo_pretrain.py'), '--model', demoDir, '--out', out, '--files', list, '--minutes', String(PRETRAIN_MINUTES), '--steps', String(PRETRAIN_STEPS), '--threads', '2'], { stdio: 'inherit' });
+  execFileSync(PYTHON, [path.join(ROOT, 'bench', 'eval_demo_pretrain.py'), '--model', demoDir, '--out', out, '--files', list, '--minutes', String(PRETRAIN_MINUTES || 4), '--steps', String(PRETRAIN_STEPS), '--threads', '2'], { stdio: 'inherit' });
   return modelDir;
 }
 
@@ -100,20 +107,32 @@ function makeRepoB(): string {
   return repo;
 }
 
+/** Mean edit similarity of each prediction against the target `r` tasks on, over CHANCE_ROTATIONS rotations r. */
+function chanceEditSimilarity(predictions: readonly string[], targets: readonly string[]): number {
+  const n = targets.length;
+  const rotations = Math.min(CHANCE_ROTATIONS, n - 1);
+  let sum = 0;
+  for (let r = 1; r <= rotations; r++) for (let i = 0; i < n; i++) sum += editSimilarity(predictions[i], targets[(i + r) % n]);
+  return sum / (rotations * n);
+}
+
 async function main(): Promise<void> {
   fs.mkdirSync(WORK, { recursive: true });
   const modelDir = pretrain();
   const repo = makeRepoB();
   const storage = path.join(WORK, 'storage');
   fs.rmSync(storage, { recursive: true, force: true });
-  const stdout = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'fine-tune', repo, '--model', modelDir, '--steps', String(LORA_STEPS), ...(LORA_LR ? ['--lr', LORA_LR] : []), '--no-gate', '--storage', storage, '--json'], {
+  const stdout = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'fine-tune', repo, '--model', modelDir, ...(LORA_STEPS ? ['--steps', LORA_STEPS] : []), ...(LORA_LR ? ['--lr', LORA_LR] : []), '--no-gate', '--storage', storage, '--json'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 * 1024 * 1024,
   });
   const outcome = JSON.parse(stdout.slice(stdout.indexOf('{')));
-  const report = JSON.parse(fs.readFileSync(outcome.evaluation.reportPath, 'utf8'));
-  console.log(`\n== repository B (${REPO_B_PACKAGE}), newest-commit holdout ==\n${formatReport(report)}`);
+  const report = JSON.parse(fs.readFileSync(outcome.evaluation.reportPath, 'utf8')) as EvalReport;
+  console.log(`\n== repository B (${REPO_B_PACKAGE}), newest-commit holdout (${outcome.steps} LoRA steps) ==\n${formatReport(report)}`);
+  const targets = report.tasks.map((t) => t.target);
+  const chance = report.arms.map((a) => `${a.name} ${(chanceEditSimilarity(a.predictions, targets) * 100).toFixed(1)}`);
+  console.log(`edit similarity % against shuffled targets (chance): ${chance.join(' · ')}`);
 
   const forgetting = await checkForgetting({
     previous: { runDir: path.join(WORK, 'pretrained', 'corpus-holdout'), modelDir, onnxDir: baseOnnxDir(storage, modelDir) },

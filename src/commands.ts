@@ -96,11 +96,11 @@ async function fineTune(ctx: Ctx): Promise<void> {
   const params: FineTuneParams = {
     workspace: folder.uri.fsPath,
     modelDir: config.modelDirectory,
-    maxSteps: config.maxSteps,
+    maxSteps: config.maxSteps || undefined, // 0: the sidecar sizes the run
     gate: config.evaluationGate,
     confirmBeforeTraining: config.confirmBeforeTraining,
   };
-  ctx.log.info(`Fine-tune on ${params.workspace} (${params.maxSteps} steps, model ${params.modelDir ?? 'demo'})`);
+  ctx.log.info(`Fine-tune on ${params.workspace} (${params.maxSteps ?? 'automatic'} steps, model ${params.modelDir ?? 'demo'})`);
 
   type Outcome = { result: FineTuneResult } | { cancelledByUser: true };
   const outcome = await vscode.window.withProgress<Outcome>(

@@ -12,9 +12,9 @@ export const COMPLETION_BACKENDS = ['auto', 'onnx', 'torch'] as const;
 export type CompletionBackendName = (typeof COMPLETION_BACKENDS)[number];
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
-/** Bounds of repotune.training.maxSteps; the sidecar applies its own default when the setting is 0. */
-export const MAX_STEPS_DEFAULT = 200;
-export const MAX_STEPS_MIN = 1;
+/** Bounds of repotune.training.maxSteps; 0 (the default) lets the sidecar size the run to the repository. */
+export const MAX_STEPS_DEFAULT = 0;
+export const MAX_STEPS_MIN = 0;
 export const MAX_STEPS_MAX = 100_000;
 
 interface SettingSchema {
@@ -53,7 +53,8 @@ export const SETTINGS = {
     default: MAX_STEPS_DEFAULT,
     minimum: MAX_STEPS_MIN,
     maximum: MAX_STEPS_MAX,
-    description: 'Number of optimizer steps of one fine-tuning run.',
+    description:
+      'Number of optimizer steps of one fine-tuning run. 0 = automatic: about 4 passes over the repository\'s training examples (100–2,000 steps; 200 with the demo model).',
     order: 2,
   },
   'repotune.completions.enabled': {

@@ -14,6 +14,7 @@ export interface FineTuneParams {
   workspace: string;
   /** HF model directory; omitted = the offline demo model. */
   modelDir?: string;
+  /** Optimizer steps; 0 or omitted = automatic (pipeline/fineTune.ts autoTrainingSteps; 200 for the demo model). */
   maxSteps?: number;
   /** Peak learning rate of the LoRA; omitted = the demo model's rate for the demo model, else the trainer's default. */
   learningRate?: number;
@@ -187,9 +188,12 @@ export interface DownloadProgressParams {
   totalBytes: number;
 }
 
-/** Formats "Export adapter" writes: the PEFT folder as trained, base+adapter merged (HF folder), or ONNX. */
-export type ExportFormat = 'peft' | 'merged' | 'onnx';
-/** Weight quantization of an ONNX export (null = fp32). */
+/**
+ * Formats "Export adapter" writes: the PEFT folder as trained, base+adapter merged (HF folder), ONNX, or one GGUF
+ * file for llama.cpp.
+ */
+export type ExportFormat = 'peft' | 'merged' | 'onnx' | 'gguf';
+/** Weight quantization of an ONNX export (null = fp32) or a GGUF export (null = f16, int8 = Q8_0, int4 = Q4_0). */
 export type ExportQuantization = 'int8' | 'int4' | null;
 
 export interface ExportAdapterParams {

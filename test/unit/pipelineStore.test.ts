@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { newRunDir, readActiveRun, workspaceDir, writeActiveRun } from '../../server/src/pipeline/runStore';
 import { resolvePython, venvPython } from '../../server/src/training/python';
 import { chooseProbe } from '../../server/src/pipeline/demo';
+import { AUTO_STEPS_MAX, AUTO_STEPS_MIN, autoTrainingSteps } from '../../server/src/pipeline/fineTune';
 import { tempDir } from '../helpers/paths';
 
 test('active run pointer: written atomically, ignored when its export is gone', () => {
@@ -61,4 +62,17 @@ test('demo probe: middle of the first long code line of a training file', () => 
   assert.equal(probe.prefix + probe.expected + probe.suffix, text);
   assert.equal(probe.expected, 'ce((a, b) => a + b, 0);');
   assert.equal(chooseProbe([{ path: 'x.md', text, language: 'markdown', split: 'train' }]), undefined);
+});
+
+test('automatic step count: about AUTO_STEPS_EPOCHS passes over the examples, within its bounds', () => {
+  // 4 passes (AUTO_STEPS_EPOCHS) of micro-batches
+  const cases: [examples: number, batch: number, steps: number][] = [
+    [0, 4, AUTO_STEPS_MIN], // nothing to learn from still gets a bounded run (the harvest refuses an empty corpus before)
+    [10, 4, AUTO_STEPS_MIN], // a tiny repository: 4 passes would be 10 steps, too few for warm-up and decay
+    [864, 4, 864], // bench/eval_demo's repository B: 4 × 864 / 4
+    [865, 4, 865], // rounded up: the last partial batch of a pass still counts
+    [1000, 8, 500],
+    [1_000_000, 4, AUTO_STEPS_MAX], // a large repository: bounded by time, not passes
+  ];
+  for (const [examples, batch, steps] of cases) assert.equal(autoTrainingSteps(examples, batch), steps, `${examples} examples, batch ${batch}`);
 });
