@@ -4,22 +4,19 @@
 // its fp32 and int4 ONNX exports per attention kernel (bench/complete_model.py; default gqa, the export default;
 // `--attention gqa,concat` adds the standard-ops graph for comparison), then bundles bench/complete.ts and runs it.
 // --llama adds the llama.cpp peer: installs node-llama-cpp (+ its prebuilt CPU binary) into .cache/bench/llama-peer
-// and the `gguf` PyPI package into .cache/bench/pylib (neither is a project dependency), writes the same weights as
-// GGUF f32 and Q4_0 (bench/complete_gguf.py) and runs bench/complete-llama.mjs on the same prompt ids.
+// (bench/llamaPeer.mjs; not a project dependency), writes the same weights as GGUF f32 and Q4_0 with the product's
+// GGUF export (bench/complete_gguf.py) and runs bench/complete-llama.mjs on the same prompt ids.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
+import { ensureLlamaPeer, LLAMA_PEER_DIR } from './llamaPeer.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BENCH_DIR = path.join(ROOT, '.cache', 'bench', 'qwen05b');
 const DEMO_MODEL = path.join(ROOT, '.cache', 'test', 'demo-model');
 const PYTHON = process.env.REPOTUNE_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
-const LLAMA_PEER_DIR = path.join(ROOT, '.cache', 'bench', 'llama-peer');
-const PYLIB_DIR = path.join(ROOT, '.cache', 'bench', 'pylib');
-const NODE_LLAMA_CPP_VERSION = '3.22.1';
-const GGUF_VERSION = '0.19.0';
 const { values } = parseArgs({ options: { context: { type: 'string', default: '2048' }, keystrokes: { type: 'string', default: '10' }, threads: { type: 'string', default: '' }, attention: { type: 'string', default: 'gqa' }, llama: { type: 'boolean', default: false } } });
 
 if (!fs.existsSync(path.join(DEMO_MODEL, 'tokenizer.json'))) {
@@ -27,16 +24,8 @@ if (!fs.existsSync(path.join(DEMO_MODEL, 'tokenizer.json'))) {
 }
 execFileSync(PYTHON, [path.join(ROOT, 'bench', 'complete_model.py'), BENCH_DIR, DEMO_MODEL, values.attention], { stdio: 'inherit' });
 if (values.llama) {
-  if (!fs.existsSync(path.join(LLAMA_PEER_DIR, 'node_modules', 'node-llama-cpp'))) {
-    fs.mkdirSync(LLAMA_PEER_DIR, { recursive: true });
-    fs.writeFileSync(path.join(LLAMA_PEER_DIR, 'package.json'), '{"name": "llama-peer", "private": true}\n');
-    // --omit=optional skips the CUDA/Vulkan binaries (hundreds of MB); the CPU one is named explicitly.
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, `@node-llama-cpp/linux-x64@${NODE_LLAMA_CPP_VERSION}`], { cwd: LLAMA_PEER_DIR, stdio: 'inherit' });
-  }
-  if (!fs.existsSync(path.join(PYLIB_DIR, 'gguf'))) {
-    execFileSync(PYTHON, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--target', PYLIB_DIR, `gguf==${GGUF_VERSION}`], { stdio: 'inherit' });
-  }
-  execFileSync(PYTHON, [path.join(ROOT, 'bench', 'complete_gguf.py'), BENCH_DIR], { stdio: 'inherit', env: { ...process.env, PYTHONPATH: PYLIB_DIR } });
+  ensureLlamaPeer();
+  execFileSync(PYTHON, [path.join(ROOT, 'bench', 'complete_gguf.py'), BENCH_DIR], { stdio: 'inherit' });
 }
 const out = path.join(ROOT, '.cache', `bench-complete-${process.pid}.cjs`);
 try {

@@ -71,6 +71,9 @@ export const EXPORT_CHOICES: readonly ExportChoice[] = [
   { format: 'onnx', quantize: null, label: 'ONNX (fp32)', detail: 'the serving export: model.onnx + repotune-onnx.json, full precision', folderSuffix: 'onnx' },
   { format: 'onnx', quantize: 'int8', label: 'ONNX (int8 weights)', detail: 'about a quarter of the fp32 size; onnxruntime MatMulNBits', folderSuffix: 'onnx-int8' },
   { format: 'onnx', quantize: 'int4', label: 'ONNX (int4 weights)', detail: 'about an eighth of the fp32 size; onnxruntime MatMulNBits', folderSuffix: 'onnx-int4' },
+  { format: 'gguf', quantize: null, label: 'GGUF for llama.cpp (f16)', detail: 'one model.gguf, base + adapter merged: llama-server, Ollama, LM Studio, llama.vscode', folderSuffix: 'gguf' },
+  { format: 'gguf', quantize: 'int8', label: 'GGUF for llama.cpp (Q8_0)', detail: 'about half the f16 size', folderSuffix: 'gguf-q8_0' },
+  { format: 'gguf', quantize: 'int4', label: 'GGUF for llama.cpp (Q4_0)', detail: 'about a quarter of the f16 size', folderSuffix: 'gguf-q4_0' },
 ];
 
 /** "repotune-2026-11-23T17-16-08-peft": a folder name that says which run and which format it holds. */

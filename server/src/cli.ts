@@ -15,7 +15,7 @@
  *   repotune examples <repo> [--n 5] [--seed S] [--model DIR]
  *                                                        a few training examples as the model sees them, with
  *                                                        ⟦context⟧ ⟦prefix⟧ ⟦MIDDLE⟧ ⟦/suffix⟧ marked
- *   repotune export-adapter <repo> --format peft|merged|onnx --out DIR [--quantize int8|int4] [--run-id ID] [--force]
+ *   repotune export-adapter <repo> --format peft|merged|onnx|gguf --out DIR [--quantize int8|int4] [--run-id ID] [--force]
  *                                                        write a run's adapter (default: the active one) elsewhere
  *   repotune env                                         what the Python worker sees (torch, CUDA, GPU memory)
  *
@@ -43,8 +43,9 @@ const USAGE = `usage:
   repotune complete <file> --line N --col N [--workspace DIR] [--storage DIR]
   repotune generate --workspace DIR --task T --inputs SPEC --outputs SPEC --loss NAME [--framework torch] [--run] [--target FILE] [--storage DIR] [--json]
   repotune examples <repo> [--n 5] [--seed S] [--model DIR]   print rendered training examples, spans marked
-  repotune export-adapter <repo> --format peft|merged|onnx --out DIR [--quantize int8|int4] [--run-id ID] [--force] [--storage DIR]
-  repotune env`;
+  repotune export-adapter <repo> --format peft|merged|onnx|gguf --out DIR [--quantize int8|int4] [--run-id ID] [--force] [--storage DIR]
+  repotune env
+--steps: optimizer steps; default: about 4 passes over the training examples (100–2,000), 200 for the demo model`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCliArgs(argv);

@@ -28,7 +28,7 @@ test('actions: never delete or re-activate the active run; activate only what wa
 test('export: offered for every run with a saved adapter, active or not; folders named by run and format', () => {
   assert.deepEqual(adapterActions({ ...base, active: true, steps: 12 }), ['export']);
   assert.deepEqual(adapterActions({ ...base, steps: 12 }), ['activate', 'export', 'delete']);
-  assert.deepEqual(EXPORT_CHOICES.map((c) => `${c.format}:${c.quantize}`), ['peft:null', 'merged:null', 'onnx:null', 'onnx:int8', 'onnx:int4']);
+  assert.deepEqual(EXPORT_CHOICES.map((c) => `${c.format}:${c.quantize}`), ['peft:null', 'merged:null', 'onnx:null', 'onnx:int8', 'onnx:int4', 'gguf:null', 'gguf:int8', 'gguf:int4']);
   assert.equal(exportFolderName('2026-11-23T17-16-08-793Z', EXPORT_CHOICES[3]), 'repotune-2026-11-23T17-16-08-onnx-int8');
   assert.equal(runIdLabel('2026-11-23T17-16-08-793Z'), '2026-11-23 17:16:08');
   assert.equal(runIdLabel('odd-id'), 'odd-id');

@@ -73,7 +73,7 @@ function leftovers(dir: string, keep: string[]): string[] {
   return fs.readdirSync(dir).filter((n) => !keep.includes(n));
 }
 
-test('exports the PEFT folder, merged model and int8 ONNX; refuses a non-empty folder unless told to replace it', { timeout: TEST_TIMEOUT_MS }, async () => {
+test('exports the PEFT folder, merged model, int8 ONNX and Q8_0 GGUF; refuses a non-empty folder unless told to replace it', { timeout: TEST_TIMEOUT_MS }, async () => {
   const s = setup();
   const messages: string[] = [];
 
@@ -95,7 +95,13 @@ test('exports the PEFT folder, merged model and int8 ONNX; refuses a non-empty f
   assert.ok(onnx.files.includes('model.onnx'), onnx.files.join(','));
   const meta = JSON.parse(fs.readFileSync(path.join(s.out, 'onnx', 'repotune-onnx.json'), 'utf8'));
   assert.equal(meta.weight_quantization, 'int8');
-  assert.deepEqual(leftovers(s.out, ['peft', 'merged', 'onnx']), []);
+
+  const gguf = await exportAdapter(options(s, { format: 'gguf', quantize: 'int8', targetDir: path.join(s.out, 'gguf'), onProgress: (m) => messages.push(m) }));
+  assert.deepEqual(gguf.files, ['model.gguf', 'repotune-adapter.json']);
+  assert.equal(fs.readFileSync(path.join(s.out, 'gguf', 'model.gguf')).subarray(0, 4).toString('latin1'), 'GGUF', 'a GGUF file (its contents: test_export_gguf.py)');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(s.out, 'gguf', 'repotune-adapter.json'), 'utf8')).tensor_type, 'q8_0');
+  assert.match(messages.join('\n'), /to GGUF \(Q8_0\)/);
+  assert.deepEqual(leftovers(s.out, ['peft', 'merged', 'onnx', 'gguf']), []);
 });
 
 test('cancelling a merged export stops the worker and leaves nothing behind', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -112,7 +118,7 @@ test('bad requests get a clear error before anything is written', async () => {
   const base = { storageDir: s.storageDir, workspace: s.workspace, makeWorker, targetDir: path.join(s.out, 'x') };
   await assert.rejects(exportAdapter({ ...base, format: 'peft' }), /no active adapter/);
   await assert.rejects(exportAdapter({ ...base, format: 'peft', runId: '../etc' }), /There is no run "\.\.\/etc"/);
-  await assert.rejects(exportAdapter({ ...base, format: 'peft', quantize: 'int4' }), /ONNX exports only/);
+  await assert.rejects(exportAdapter({ ...base, format: 'peft', quantize: 'int4' }), /ONNX and GGUF exports only/);
   await assert.rejects(exportAdapter({ ...base, format: 'zip' as never }), /Unknown export format "zip"/);
   assert.deepEqual(fs.readdirSync(s.out), []);
 });

@@ -78,7 +78,7 @@ function formatGenerateResult(r: GenerateModelCodeResult): string {
 }
 
 export async function exportAdapterCommand({ values, target, storageDir, makeTrainer }: CliContext): Promise<number> {
-  if (!target || !values.out || !values.format) throw new UsageError('export-adapter needs <repo>, --format peft|merged|onnx and --out <dir>');
+  if (!target || !values.out || !values.format) throw new UsageError('export-adapter needs <repo>, --format peft|merged|onnx|gguf and --out <dir>');
   const abort = abortOnSigint();
   try {
     const result = await exportAdapter({

@@ -2,9 +2,10 @@
  * "Export adapter": writes one run's adapter to a folder the user chose, as
  *   - peft:   the PEFT folder as trained (adapter_config.json, adapter_model.safetensors, repotune-adapter.json),
  *   - merged: base + adapter merged into one Hugging Face model folder (trainer RPC `export_merged`),
- *   - onnx:   the serving export (trainer RPC `export_onnx`, fp32 or int8/int4 weights).
+ *   - onnx:   the serving export (trainer RPC `export_onnx`, fp32 or int8/int4 weights),
+ *   - gguf:   one llama.cpp file, base + adapter merged (trainer RPC `export_gguf`, f16 or Q8_0/Q4_0 weights).
  * Everything is written into a hidden staging folder beside the target and renamed into place at the end, so a
- * failed, cancelled or disk-full export leaves no partial output. Merged and ONNX exports run in a worker of their
+ * failed, cancelled or disk-full export leaves no partial output. Merged, ONNX and GGUF exports run in a worker of their
  * own: cancelling kills it at once, without touching the sidecar's training worker. Shared by the sidecar
  * (`repotune/exportAdapter`) and the CLI (`repotune export-adapter`).
  */
@@ -21,7 +22,15 @@ const ADAPTER_META = 'repotune-adapter.json';
 /** Free space wanted beyond the estimated output size (file-system metadata, the temp copy of a rename). */
 const DISK_HEADROOM_BYTES = 16 * 1024 ** 2;
 
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'merged', 'onnx'];
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'merged', 'onnx', 'gguf'];
+/** Formats with a weight quantization option. */
+const QUANTIZABLE_FORMATS: readonly ExportFormat[] = ['onnx', 'gguf'];
+/** The trainer request and the progress line of each format the worker writes. */
+const WORKER_EXPORTS: Record<Exclude<ExportFormat, 'peft'>, { method: string; describe: (run: string, model: string, q: ExportQuantization) => string }> = {
+  merged: { method: 'export_merged', describe: (run, model) => `Merging the adapter of run ${run} into ${model}…` },
+  onnx: { method: 'export_onnx', describe: (run, _m, q) => `Exporting run ${run} to ONNX (${q ?? 'fp32'})…` },
+  gguf: { method: 'export_gguf', describe: (run, _m, q) => `Exporting run ${run} to GGUF (${q === 'int8' ? 'Q8_0' : q === 'int4' ? 'Q4_0' : 'f16'})…` },
+};
 export const EXPORT_QUANTIZATIONS: readonly Exclude<ExportQuantization, null>[] = ['int8', 'int4'];
 
 export type ExportErrorKind = 'target_not_empty' | 'disk_full' | 'bad_run' | 'bad_request' | 'cancelled' | 'failed';
@@ -59,8 +68,8 @@ export async function exportAdapter(opts: ExportAdapterOptions): Promise<ExportA
   const progress = opts.onProgress ?? (() => undefined);
   if (!EXPORT_FORMATS.includes(opts.format)) throw new ExportAdapterError(`Unknown export format "${opts.format}": use ${EXPORT_FORMATS.join(', ')}.`, 'bad_request');
   const quantize = opts.quantize ?? null;
-  if (quantize !== null && (opts.format !== 'onnx' || !EXPORT_QUANTIZATIONS.includes(quantize))) {
-    throw new ExportAdapterError(`Quantization "${quantize}" applies to ONNX exports only, as ${EXPORT_QUANTIZATIONS.join(' or ')}.`, 'bad_request');
+  if (quantize !== null && (!QUANTIZABLE_FORMATS.includes(opts.format) || !EXPORT_QUANTIZATIONS.includes(quantize))) {
+    throw new ExportAdapterError(`Quantization "${quantize}" applies to ONNX and GGUF exports only, as ${EXPORT_QUANTIZATIONS.join(' or ')}.`, 'bad_request');
   }
   const source = resolveSource(opts.storageDir, opts.workspace, opts.runId);
   if (opts.format !== 'peft' && (!source.modelDir || !fs.existsSync(source.modelDir))) {
@@ -84,18 +93,13 @@ export async function exportAdapter(opts: ExportAdapterOptions): Promise<ExportA
       progress(`Copying the PEFT adapter of run ${source.runId}…`);
       await copyPeft(source.adapterDir, out, opts.signal);
     } else {
+      const job = WORKER_EXPORTS[opts.format];
       const params = { model_dir: source.modelDir, adapter_dir: source.adapterDir, out_dir: out };
-      progress(
-        opts.format === 'merged'
-          ? `Merging the adapter of run ${source.runId} into ${path.basename(source.modelDir!)}…`
-          : `Exporting run ${source.runId} to ONNX (${quantize ?? 'fp32'})…`,
-      );
+      progress(job.describe(source.runId, path.basename(source.modelDir!), quantize));
       throwIfCancelled(opts.signal);
       // request() starts the worker synchronously: from here on, an abort kills a running process.
       worker = opts.makeWorker();
-      await (opts.format === 'merged'
-        ? worker.request('export_merged', params, EXPORT_TIMEOUT_MS)
-        : worker.request('export_onnx', { ...params, quantize }, EXPORT_TIMEOUT_MS));
+      await worker.request(job.method, opts.format === 'merged' ? params : { ...params, quantize }, EXPORT_TIMEOUT_MS);
     }
     throwIfCancelled(opts.signal);
     progress(`Moving the export into ${target}…`);

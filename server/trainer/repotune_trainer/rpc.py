@@ -121,7 +121,7 @@ class Worker:
         self._running: str | None = None  # method the main thread is executing
         self.methods: dict[str, Callable[[dict], Any]] = {
             "env": self.env, "make_demo_model": self.make_demo_model, "train": self.train,
-            "export_onnx": self.export_onnx, "export_merged": self.export_merged, "shutdown": lambda params: {},
+            "export_onnx": self.export_onnx, "export_merged": self.export_merged, "export_gguf": self.export_gguf, "shutdown": lambda params: {},
         }
 
     # ---- reader thread -----------------------------------------------------------------------------------------
@@ -253,6 +253,17 @@ class Worker:
         from .export_merged import export_merged
 
         return export_merged(model_dir, adapter_dir, out_dir)
+
+    def export_gguf(self, params: dict) -> dict:
+        from .export_gguf import TYPE_FOR_QUANTIZE, export_gguf
+
+        model_dir, adapter_dir, out_dir = params.get("model_dir"), params.get("adapter_dir"), params.get("out_dir")
+        quantize = params.get("quantize")
+        if not all(isinstance(v, str) and v for v in (model_dir, adapter_dir, out_dir)) or quantize not in TYPE_FOR_QUANTIZE:
+            raise WorkerError(BAD_DATA, "export_gguf needs {\"model_dir\": str, \"adapter_dir\": str, \"out_dir\": str, "
+                              "\"quantize\"?: \"int8\"|\"int4\"|null}")
+        require_training_stack()
+        return export_gguf(model_dir, adapter_dir, out_dir, TYPE_FOR_QUANTIZE[quantize])
 
 
 def _redirect_stdout_to_stderr() -> TextIO:

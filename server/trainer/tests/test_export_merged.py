@@ -11,8 +11,6 @@ from transformers import AutoModelForCausalLM
 from repotune_trainer.export_merged import export_merged
 from repotune_trainer.export_onnx import ExportError
 
-from conftest import TEST_TORCH_THREADS
-
 LOGITS_ATOL = 1e-5
 PROMPT = [11, 42, 7, 300, 5, 19, 64, 2]
 
@@ -22,24 +20,8 @@ def _logits(model) -> torch.Tensor:
         return model(torch.tensor([PROMPT])).logits[0]
 
 
-@pytest.fixture(scope="module")
-def adapter_dir(tmp_path_factory, demo_model_dir):
-    from peft import LoraConfig, get_peft_model
-
-    torch.set_num_threads(TEST_TORCH_THREADS)
-    torch.manual_seed(1)
-    base = AutoModelForCausalLM.from_pretrained(str(demo_model_dir), dtype=torch.float32)
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0.0, 0.02)  # PEFT initialises lora_B to zero: the adapter would change nothing
-    out = tmp_path_factory.mktemp("adapter") / "adapter"
-    model.save_pretrained(str(out))
-    return out
-
-
-def test_merged_folder_loads_without_peft_and_matches_base_plus_adapter(tmp_path, demo_model_dir, adapter_dir):
+def test_merged_folder_loads_without_peft_and_matches_base_plus_adapter(tmp_path, demo_model_dir, random_adapter_dir):
+    adapter_dir = random_adapter_dir
     from peft import PeftModel
 
     result = export_merged(str(demo_model_dir), str(adapter_dir), str(tmp_path / "merged"))
