@@ -62,7 +62,11 @@ export interface ExportChoice {
   detail: string;
   /** Default name of the folder the export goes into. */
   folderSuffix: string;
+  /** How to use the export, shown after it succeeds; `{dir}` stands for the folder written. */
+  usage?: string;
 }
+
+const GGUF_USAGE = 'Serve it with llama.cpp: llama-server -m {dir}/model.gguf (its /infill endpoint does fill-in-the-middle).';
 
 /** The formats "Export adapter" offers, in menu order. */
 export const EXPORT_CHOICES: readonly ExportChoice[] = [
@@ -71,10 +75,15 @@ export const EXPORT_CHOICES: readonly ExportChoice[] = [
   { format: 'onnx', quantize: null, label: 'ONNX (fp32)', detail: 'the serving export: model.onnx + repotune-onnx.json, full precision', folderSuffix: 'onnx' },
   { format: 'onnx', quantize: 'int8', label: 'ONNX (int8 weights)', detail: 'about a quarter of the fp32 size; onnxruntime MatMulNBits', folderSuffix: 'onnx-int8' },
   { format: 'onnx', quantize: 'int4', label: 'ONNX (int4 weights)', detail: 'about an eighth of the fp32 size; onnxruntime MatMulNBits', folderSuffix: 'onnx-int4' },
-  { format: 'gguf', quantize: null, label: 'GGUF for llama.cpp (f16)', detail: 'one model.gguf, base + adapter merged: llama-server, Ollama, LM Studio, llama.vscode', folderSuffix: 'gguf' },
-  { format: 'gguf', quantize: 'int8', label: 'GGUF for llama.cpp (Q8_0)', detail: 'about half the f16 size', folderSuffix: 'gguf-q8_0' },
-  { format: 'gguf', quantize: 'int4', label: 'GGUF for llama.cpp (Q4_0)', detail: 'about a quarter of the f16 size', folderSuffix: 'gguf-q4_0' },
+  { format: 'gguf', quantize: null, label: 'GGUF for llama.cpp (f16)', detail: 'one model.gguf, base + adapter merged: llama-server, Ollama, LM Studio, llama.vscode', folderSuffix: 'gguf', usage: GGUF_USAGE },
+  { format: 'gguf', quantize: 'int8', label: 'GGUF for llama.cpp (Q8_0)', detail: 'about half the f16 size', folderSuffix: 'gguf-q8_0', usage: GGUF_USAGE },
+  { format: 'gguf', quantize: 'int4', label: 'GGUF for llama.cpp (Q4_0)', detail: 'about a quarter of the f16 size', folderSuffix: 'gguf-q4_0', usage: GGUF_USAGE },
 ];
+
+/** The choice's usage line for the folder written, or '' when it has none. */
+export function exportUsage(choice: ExportChoice, dir: string): string {
+  return choice.usage ? choice.usage.replaceAll('{dir}', dir) : '';
+}
 
 /** "repotune-2026-11-23T17-16-08-peft": a folder name that says which run and which format it holds. */
 export function exportFolderName(runId: string, choice: ExportChoice): string {

@@ -20,7 +20,7 @@ import {
   type ListRunsResult,
   type RunSummary,
 } from '../server/src/protocol';
-import { EXPORT_CHOICES, adapterRow, exportFolderName, mayReplaceFolder, runIdLabel, type ExportChoice } from './adapterItems';
+import { EXPORT_CHOICES, adapterRow, exportFolderName, exportUsage, mayReplaceFolder, runIdLabel, type ExportChoice } from './adapterItems';
 import type { Ctx } from './ctx';
 import { formatBytes } from './harvestSummaryText';
 
@@ -80,7 +80,7 @@ export async function exportAdapterCommand(ctx: Ctx, args: ExportCommandArgs = {
   }
   void vscode.window.showInformationMessage(
     `RepoTune: exported run ${runIdLabel(result.runId)} as ${choice.label} to ${result.targetDir} ` +
-      `(${result.files.length} files, ${formatBytes(result.bytes)}, ${result.seconds.toFixed(1)} s).`,
+      `(${result.files.length} files, ${formatBytes(result.bytes)}, ${result.seconds.toFixed(1)} s). ${exportUsage(choice, result.targetDir)}`.trimEnd(),
   );
   return result;
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { RunSummary } from '../../server/src/protocol';
-import { EXPORT_CHOICES, adapterActions, adapterRow, exportFolderName, mayReplaceFolder, runDateLabel, runIdLabel } from '../../src/adapterItems';
+import { EXPORT_CHOICES, adapterActions, adapterRow, exportFolderName, exportUsage, mayReplaceFolder, runDateLabel, runIdLabel } from '../../src/adapterItems';
 import { escapeMarkdown, tooltipMarkdown } from '../../src/statusTooltip';
 
 const base: RunSummary = { runId: 'r', createdAt: '2026-11-23T17:16:08.793Z', active: false, activatable: true };
@@ -30,6 +30,9 @@ test('export: offered for every run with a saved adapter, active or not; folders
   assert.deepEqual(adapterActions({ ...base, steps: 12 }), ['activate', 'export', 'delete']);
   assert.deepEqual(EXPORT_CHOICES.map((c) => `${c.format}:${c.quantize}`), ['peft:null', 'merged:null', 'onnx:null', 'onnx:int8', 'onnx:int4', 'gguf:null', 'gguf:int8', 'gguf:int4']);
   assert.equal(exportFolderName('2026-11-23T17-16-08-793Z', EXPORT_CHOICES[3]), 'repotune-2026-11-23T17-16-08-onnx-int8');
+  const gguf = EXPORT_CHOICES.find((c) => c.format === 'gguf' && c.quantize === 'int4')!;
+  assert.equal(exportUsage(gguf, '/exports/q4'), 'Serve it with llama.cpp: llama-server -m /exports/q4/model.gguf (its /infill endpoint does fill-in-the-middle).');
+  assert.equal(exportUsage(EXPORT_CHOICES[0], '/exports/peft'), '', 'formats without a usage line add nothing');
   assert.equal(runIdLabel('2026-11-23T17-16-08-793Z'), '2026-11-23 17:16:08');
   assert.equal(runIdLabel('odd-id'), 'odd-id');
 });
