@@ -1,7 +1,7 @@
 /**
  * bench/complete: serving speed of a 0.5B-shaped model on the CPU, fp32 vs int4 (MatMulNBits) exports.
  * Run through bench/complete.mjs, which builds the model and bundles this file:
- *   child args: BENCH_DIR CONTEXT_TOKENS KEYSTROKES THREADS ATTENTIONS (comma-separated export kernels)
+ *   child args: BENCH_DIR CONTEXT_TOKENS KEYSTROKES THREADS ATTENTIONS (comma-separated export kernels) ROUNDS
  *
  * Per export:
  *   - engine: cold prefill of a CONTEXT_TOKENS prompt (tokens/s), then greedy decode of DECODE_TOKENS (tokens/s);
@@ -9,6 +9,9 @@
  *     filters → postprocess → cache) while typing one character at a time at the end of a line in a file whose
  *     prompt fills the budget: cache miss (new prefix; the engine reuses the KV cache of the unchanged start) and
  *     cache hit (the same request again). The first, cold request is reported on its own.
+ * With the llama.cpp peer, engine speed and the peer's alternate for ROUNDS rounds and the ratios are the median of
+ * the per-round ratios (with their range): this VM's memory bandwidth drifts by ±30% between minutes, and a single
+ * ours-then-theirs pass measured the two sides at different speeds of the machine.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,10 +28,12 @@ const TYPED = 'const total = items.reduce((sum, item) => sum + item.size, 0);';
 /** Characters per token of this code under the demo tokenizer is ~2.5; the windows must hold the whole budget. */
 const CHARS_PER_TOKEN_BOUND = 6;
 
-const [benchDir, contextArg, keystrokesArg, threadsArg, attentionsArg] = process.argv.slice(2);
+const [benchDir, contextArg, keystrokesArg, threadsArg, attentionsArg, roundsArg] = process.argv.slice(2);
 const ATTENTIONS = (attentionsArg || 'gqa').split(',');
 const CONTEXT_TOKENS = Number(contextArg ?? 2048);
 const KEYSTROKES = Number(keystrokesArg ?? 10);
+/** Alternating rounds of our engine and the llama.cpp peer (1 without the peer). */
+const ROUNDS = Math.max(1, Number(roundsArg || 1));
 const THREADS = threadsArg ? Number(threadsArg) : undefined;
 /** The engine's thread count (its default when not given): the llama.cpp peer gets the same. */
 const EFFECTIVE_THREADS = sessionOptionsFor({ intraOpNumThreads: THREADS }).intraOpNumThreads!;
@@ -139,17 +144,35 @@ async function main(): Promise<void> {
   const tok = loadTokenizer(MODEL_DIR);
   const promptIds = tok.encode(source).slice(0, CONTEXT_TOKENS);
   if (promptIds.length < CONTEXT_TOKENS) throw new Error(`source too short: ${promptIds.length} tokens < ${CONTEXT_TOKENS}`);
-  const rows: Row[] = [];
-  for (const [variant, dir] of ATTENTIONS.flatMap((a) => ['int4', 'fp32'].map((q) => [a === 'gqa' ? q : `${q}-${a}`, `${q}-${a}`]))) {
-    const onnxDir = path.join(benchDir, `onnx-${dir}`);
-    process.stderr.write(`[${variant}] engine prefill/decode ...\n`);
-    const speed = await engineSpeed(onnxDir, promptIds);
-    process.stderr.write(`[${variant}] ${speed.prefillTps.toFixed(1)} / ${speed.decodeTps.toFixed(2)} tok/s; service latency ...\n`);
-    rows.push({ variant, ...speed, ...(await serviceLatency(onnxDir, source)) });
+  const variants = ATTENTIONS.flatMap((a) => ['int4', 'fp32'].map((q) => [a === 'gqa' ? q : `${q}-${a}`, `${q}-${a}`]));
+  const rounds = LLAMA_PEER_DIR ? ROUNDS : 1;
+  const speeds = new Map<string, Speed[]>(variants.map(([v]) => [v, []]));
+  const peers: PeerSpeeds[] = [];
+  const latency = new Map<string, Awaited<ReturnType<typeof serviceLatency>>>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const [variant, dir] of variants) {
+      const onnxDir = path.join(benchDir, `onnx-${dir}`);
+      process.stderr.write(`[${variant}] round ${round}/${rounds}: engine prefill/decode ...\n`);
+      const speed = await engineSpeed(onnxDir, promptIds);
+      speeds.get(variant)!.push(speed);
+      process.stderr.write(`[${variant}] ${speed.prefillTps.toFixed(1)} / ${speed.decodeTps.toFixed(2)} tok/s\n`);
+      if (round === 1) {
+        process.stderr.write(`[${variant}] service latency ...\n`);
+        latency.set(variant, await serviceLatency(onnxDir, source));
+      }
+    }
+    if (LLAMA_PEER_DIR) peers.push(llamaPeer(promptIds));
   }
+  const medianOf = (xs: number[]) => percentile(xs, 50);
+  const rows: Row[] = variants.map(([variant]) => {
+    const runs = speeds.get(variant)!;
+    const speed = Object.fromEntries((['prefillTps', 'decodeTps', 'prefillCpuTps', 'decodeCpuTps'] as const).map((k) => [k, medianOf(runs.map((r) => r[k]))])) as Speed;
+    return { variant, ...speed, ...latency.get(variant)! };
+  });
   const f = (v: number, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
   console.log(`\nbench/complete: Qwen2.5-Coder-0.5B shape (random weights), ${CONTEXT_TOKENS}-token context, ` +
-    `threads ${THREADS ?? 'engine default'}, ${KEYSTROKES} keystrokes, max ${DECODE_TOKENS} new tokens`);
+    `threads ${THREADS ?? 'engine default'}, ${KEYSTROKES} keystrokes, max ${DECODE_TOKENS} new tokens` +
+    (rounds > 1 ? `, engine speeds: median of ${rounds} rounds` : ''));
   console.log('| export | prefill tok/s (per CPU s) | decode tok/s (per CPU s) | cold request ms (prompt tokens) | miss p50 / p95 ms | miss: avg prefilled / new tokens | hit p50 / p95 ms |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
@@ -159,11 +182,27 @@ async function main(): Promise<void> {
   const [q, fp] = rows;
   console.log(`int4 / fp32: prefill ${(q.prefillTps / fp.prefillTps).toFixed(2)}x, decode ${(q.decodeTps / fp.decodeTps).toFixed(2)}x, ` +
     `miss p50 ${(fp.missP50 / q.missP50).toFixed(2)}x faster`);
-  if (LLAMA_PEER_DIR) llamaPeer(promptIds, rows);
+  if (peers.length > 0) printPeerRatios(variants.map(([v]) => v), speeds, peers);
 }
 
-/** Runs node-llama-cpp on the same weights (GGUF) and prompt ids, and prints our speed as a ratio to it. */
-function llamaPeer(promptIds: number[], rows: readonly Row[]): void {
+type PeerSpeeds = Record<'q4_0' | 'f32', { prefillTps: number; decodeTps: number }>;
+
+/** Our speed as a ratio to llama.cpp's: per round (each side measured minutes apart at most), then the median. */
+function printPeerRatios(variants: string[], speeds: Map<string, Speed[]>, peers: PeerSpeeds[]): void {
+  const range = (xs: number[]) => `${percentile(xs, 50).toFixed(2)}x (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+  console.log(`\n| llama.cpp (node-llama-cpp), median of ${peers.length} round(s) | prefill tok/s | decode tok/s | ours / llama.cpp prefill (range) | ours / llama.cpp decode (range) |`);
+  console.log('|---|---|---|---|---|');
+  for (const variant of variants) {
+    const name = variant.startsWith('int4') ? 'q4_0' : 'f32';
+    const ours = speeds.get(variant)!;
+    const theirs = peers.map((p) => p[name]);
+    console.log(`| ${name} (vs our ${variant}) | ${percentile(theirs.map((p) => p.prefillTps), 50).toFixed(1)} | ${percentile(theirs.map((p) => p.decodeTps), 50).toFixed(2)} | ` +
+      `${range(theirs.map((p, i) => ours[i].prefillTps / p.prefillTps))} | ${range(theirs.map((p, i) => ours[i].decodeTps / p.decodeTps))} |`);
+  }
+}
+
+/** Runs node-llama-cpp on the same weights (GGUF) and prompt ids: its prefill and decode speed per variant. */
+function llamaPeer(promptIds: number[]): PeerSpeeds {
   const idsFile = path.join(os.tmpdir(), `bench-complete-ids-${process.pid}.json`);
   fs.writeFileSync(idsFile, JSON.stringify(promptIds));
   try {
@@ -172,15 +211,9 @@ function llamaPeer(promptIds: number[], rows: readonly Row[]): void {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const peer = JSON.parse(stdout.trim().split('\n').pop()!) as Record<'q4_0' | 'f32', { prefillTps: number; decodeTps: number }>;
-    console.log('\n| llama.cpp (node-llama-cpp) | prefill tok/s | decode tok/s | ours / llama.cpp prefill | ours / llama.cpp decode |');
-    console.log('|---|---|---|---|---|');
-    for (const ours of rows) {
-      const name = ours.variant.startsWith('int4') ? 'q4_0' : 'f32';
-      const p = peer[name];
-      console.log(`| ${name} (vs our ${ours.variant}) | ${p.prefillTps.toFixed(1)} | ${p.decodeTps.toFixed(2)} | ` +
-        `${(ours.prefillTps / p.prefillTps).toFixed(2)}x | ${(ours.decodeTps / p.decodeTps).toFixed(2)}x |`);
-    }
+    const peer = JSON.parse(stdout.trim().split('\n').pop()!) as PeerSpeeds;
+    process.stderr.write(`[llama.cpp] q4_0 ${peer.q4_0.prefillTps.toFixed(1)} / ${peer.q4_0.decodeTps.toFixed(2)} tok/s, f32 ${peer.f32.prefillTps.toFixed(1)} / ${peer.f32.decodeTps.toFixed(2)} tok/s\n`);
+    return peer;
   } finally {
     fs.rmSync(idsFile, { force: true });
   }
