@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from .checkpoint import ADAPTER_META, now_iso
-from .errors import BAD_DATA, INTERNAL, OUT_OF_MEMORY, require_module
-from .export_onnx import ExportError, _check_adapter_dir, _eos_token_ids, _load_merged_model, _make_temp_dir_beside, _read_config
+from .errors import BAD_DATA, require_module
+from .export_onnx import ExportError, _check_adapter_dir, _eos_token_ids, _load_merged_model, _read_config
+from .export_staging import adapter_metadata, staged_export
 
 GGUF_FILE = "model.gguf"
 # Weight types: the export's `quantize` option (shared with the ONNX export) → GGUF tensor type of 2-D weights.
@@ -81,28 +80,17 @@ def export_gguf(model_dir: str, adapter_dir: str | None, out_dir: str, tensor_ty
     tokenizer = _read_tokenizer(model_path)
     if adapter_path is not None:
         _check_adapter_dir(adapter_path)
-    tmp = _make_temp_dir_beside(out)
-    try:
+    memory = f"write {model_path} as GGUF (needs the fp32 weights in RAM)"
+    with staged_export(out, what="the GGUF export", memory=memory) as tmp:
         model = _load_merged_model(model_path, adapter_path)
         weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
         del model
         _write(tmp / GGUF_FILE, cfg, weights, tokenizer, _eos_token_ids(model_path, cfg), tensor_type)
         meta = {"base_model": str(model_path), "adapter": str(adapter_path) if adapter_path else None,
                 "format": "gguf", "tensor_type": tensor_type, "created": now_iso()}
-        if adapter_path is not None and (adapter_path / ADAPTER_META).is_file():
-            meta["adapter_metadata"] = json.loads((adapter_path / ADAPTER_META).read_text(encoding="utf-8"))
+        if (source := adapter_metadata(adapter_path)) is not None:
+            meta["adapter_metadata"] = source
         (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except MemoryError as e:
-        raise ExportError(f"not enough memory to write {model_path} as GGUF (needs the fp32 weights in RAM)",
-                          kind=OUT_OF_MEMORY) from e
-    except OSError as e:
-        raise ExportError(f"could not write the GGUF export to {out}: {e}", kind=INTERNAL) from e
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return {"gguf_path": str(out / GGUF_FILE), "tensor_type": tensor_type, "files": sorted(p.name for p in out.iterdir())}
 
 

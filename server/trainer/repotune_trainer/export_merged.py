@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
 from .checkpoint import ADAPTER_META, TOKENIZER_FILES, now_iso
-from .errors import INTERNAL, OUT_OF_MEMORY, require_module
-from .export_onnx import ExportError, _check_adapter_dir, _load_merged_model, _make_temp_dir_beside, _read_config
+from .errors import require_module
+from .export_onnx import ExportError, _check_adapter_dir, _load_merged_model, _read_config
+from .export_staging import adapter_metadata, staged_export
 
 # Written next to the weights: where the merged model came from.
 MERGED_META_FILE = ADAPTER_META
@@ -34,8 +34,8 @@ def export_merged(model_dir: str, adapter_dir: str, out_dir: str) -> dict:
     out = Path(out_dir).resolve()
     _read_config(model_path)  # a clear error for a missing or broken model folder, before loading anything
     _check_adapter_dir(adapter_path)
-    tmp = _make_temp_dir_beside(out)
-    try:
+    memory = f"merge {adapter_path} into {model_path} (needs the fp32 weights in RAM)"
+    with staged_export(out, what="the merged model", memory=memory) as tmp:
         model = _load_merged_model(model_path, adapter_path)
         model.save_pretrained(str(tmp), safe_serialization=True)
         del model
@@ -43,21 +43,9 @@ def export_merged(model_dir: str, adapter_dir: str, out_dir: str) -> dict:
             if (model_path / name).is_file():
                 shutil.copy2(model_path / name, tmp / name)
         meta = {"base_model": str(model_path), "adapter": str(adapter_path), "merged": True, "created": now_iso()}
-        adapter_meta = adapter_path / ADAPTER_META
-        if adapter_meta.is_file():
-            meta["adapter_metadata"] = json.loads(adapter_meta.read_text(encoding="utf-8"))
+        if (source := adapter_metadata(adapter_path)) is not None:
+            meta["adapter_metadata"] = source
         (tmp / MERGED_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except MemoryError as e:
-        raise ExportError(f"not enough memory to merge {adapter_path} into {model_path} (needs the fp32 weights in RAM)",
-                          kind=OUT_OF_MEMORY) from e
-    except OSError as e:
-        raise ExportError(f"could not write the merged model to {out}: {e}", kind=INTERNAL) from e
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return {"merged_dir": str(out), "files": sorted(p.name for p in out.iterdir())}
 
 

@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import BAD_MODEL, INTERNAL, OUT_OF_MEMORY, WorkerError, require_module
+from .errors import require_module
+from .export_staging import ExportError, staged_export
 
 ONNX_FILE = "model.onnx"
 EXTERNAL_DATA_FILE = "model.onnx.data"
@@ -36,12 +34,6 @@ HASH_CHUNK_BYTES = 1 << 20
 if TYPE_CHECKING:  # onnx and numpy are imported lazily, after the dependency check
     from .onnx_graph import DecoderSpec
 
-
-class ExportError(WorkerError):
-    """An export that cannot proceed; a WorkerError, so rpc.py reports it with its protocol kind."""
-
-    def __init__(self, message: str, kind: str = BAD_MODEL):
-        super().__init__(kind, message)
 
 
 def export_onnx(
@@ -82,8 +74,8 @@ def export_onnx(
     _check_supported(raw_config, model_path)
     if adapter_path is not None:
         _check_adapter_dir(adapter_path)
-    tmp = _make_temp_dir_beside(out)
-    try:
+    with staged_export(out, what="the ONNX export", memory=f"export {model_path} (the fp32 export needs about twice "
+                       "the weights' size in RAM)") as tmp:
         model = _load_merged_model(model_path, adapter_path)
         spec, weights = _decoder_spec_and_weights(model)
         total_bytes = sum(w.nbytes for w in weights.values())
@@ -95,19 +87,6 @@ def export_onnx(
         _check_onnx_file(tmp / ONNX_FILE)
         meta = _metadata(spec, raw_config, model_path, adapter_path, quantize, attention)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except MemoryError as e:
-        raise ExportError(
-            f"not enough memory to export {model_path} (the fp32 export needs about twice the weights' size in RAM)",
-            kind=OUT_OF_MEMORY,
-        ) from e
-    except OSError as e:
-        raise ExportError(f"could not write the ONNX export to {out}: {e}", kind=INTERNAL) from e
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return {"onnx_dir": str(out), "onnx_path": str(out / ONNX_FILE)}
 
 
@@ -157,16 +136,6 @@ def _check_adapter_dir(adapter_path: Path) -> None:
         raise ExportError(f"{adapter_path} is not a PEFT adapter directory (no adapter_config.json)")
     if not (adapter_path / ADAPTER_WEIGHTS_FILE).is_file():
         raise ExportError(f"{adapter_path} has no {ADAPTER_WEIGHTS_FILE} (only safetensors adapters can be exported)")
-
-
-def _make_temp_dir_beside(out: Path) -> Path:
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
-        tmp.chmod(0o755)  # mkdtemp makes it owner-only; the renamed export should look like any other dir
-        return tmp
-    except OSError as e:
-        raise ExportError(f"output directory {out} is not writable: {e}", kind=INTERNAL) from e
 
 
 def _load_merged_model(model_path: Path, adapter_path: Path | None):
