@@ -11,7 +11,7 @@ import { buildShards } from '../examples/shards';
 import { detectFamily } from '../examples/families';
 import { loadTokenizer } from '../models/tokenizer';
 import { checkModelDir, ensureDemoModel, isDemoModel } from '../models/modelStore';
-import { EXPORT_TIMEOUT_MS, TRAIN_SILENCE_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
+import { EXPORT_TIMEOUT_MS, QUICK_REQUEST_TIMEOUT_MS, TRAIN_SILENCE_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
 import type { FineTuneParams, FineTuneResult, HarvestSummaryParams, ProgressParams, Stage } from '../protocol';
 import { newRunDir, readActiveRun, writeActiveRun, type ActiveRun } from './runStore';
 import { chooseAdapterCheckpoint, evaluateAndDecide } from './activation';
@@ -84,6 +84,7 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
   stage('model', 'Preparing the model…', { percent: 0 });
   const modelDir = params.modelDir ?? (await ensureDemoModel(deps.trainer, deps.storageDir));
   checkModelDir(modelDir);
+  await checkServable(deps.trainer, modelDir);
   const demo = isDemoModel(modelDir);
   checkCancelled();
 
@@ -252,5 +253,18 @@ async function train(deps: PipelineDeps, signal: AbortSignal | undefined, params
   } finally {
     off();
     signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Refuses, before anything is trained, a model the serving export cannot handle (the trainer's own check, from
+ * config.json): otherwise a run would train for hours and then fail at the export.
+ */
+async function checkServable(trainer: TrainerProcess, modelDir: string): Promise<void> {
+  try {
+    await trainer.request('check_servable', { model_dir: modelDir }, QUICK_REQUEST_TIMEOUT_MS);
+  } catch (err) {
+    if (!(err instanceof TrainerError) || err.kind !== 'bad_model') throw err;
+    throw new TrainerError(`RepoTune cannot serve completions from ${path.basename(modelDir)}, so it does not train it: ${err.message}. Choose a Qwen2.5-Coder or DeepSeek-Coder model.`, 'bad_model');
   }
 }

@@ -29,6 +29,11 @@ ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 # Protobuf cannot serialize 2 GiB; above this size the weights go to model.onnx.data instead.
 EXTERNAL_DATA_THRESHOLD_BYTES = 1_500_000_000
 SUPPORTED_MODEL_TYPES = ("qwen2", "llama", "mistral")
+# Rotary variants whose frequencies are fixed at load time (transformers bakes the scaling into rotary_emb.inv_freq,
+# which the graph uses as is, and leaves attention_scaling at 1, checked after loading): DeepSeek-Coder's "linear"
+# (positions / factor) and Llama 3's "llama3". "dynamic" and "longrope" change with the sequence length, and
+# "yarn" scales attention: those are refused.
+STATIC_ROPE_TYPES = ("default", "linear", "llama3")
 HASH_CHUNK_BYTES = 1 << 20
 
 if TYPE_CHECKING:  # onnx and numpy are imported lazily, after the dependency check
@@ -90,6 +95,14 @@ def export_onnx(
     return {"onnx_dir": str(out), "onnx_path": str(out / ONNX_FILE)}
 
 
+def check_servable(model_dir: str) -> dict:
+    """Raises the export's own ExportError when it would refuse this model (architecture, rotary variant, weights
+    format); reads config.json only, so the pipeline asks before training rather than failing after it."""
+    model_path = Path(model_dir).resolve()
+    _check_supported(_read_config(model_path), model_path)
+    return {"servable": True}
+
+
 def _read_config(model_path: Path) -> dict:
     cfg_file = model_path / "config.json"
     if not model_path.is_dir():
@@ -121,9 +134,10 @@ def _check_supported(cfg: dict, model_path: Path) -> None:
     for key in ("rope_scaling", "rope_parameters"):
         rope = cfg.get(key)
         rope_type = (rope.get("rope_type") or rope.get("type") or "default") if isinstance(rope, dict) else "default"
-        if rope_type != "default":
+        if rope_type not in STATIC_ROPE_TYPES:
             raise ExportError(
-                f"unsupported {key} of type {rope_type!r}: the exporter implements default rotary embeddings only"
+                f"unsupported {key} of type {rope_type!r}: the exporter implements rotary embeddings with fixed "
+                f"frequencies only ({', '.join(STATIC_ROPE_TYPES)})"
             )
     if cfg.get("partial_rotary_factor", 1.0) != 1.0:
         raise ExportError("unsupported partial_rotary_factor: the exporter rotates the full head dimension only")

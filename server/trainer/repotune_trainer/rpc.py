@@ -120,7 +120,8 @@ class Worker:
         self._state_lock = threading.Lock()
         self._running: str | None = None  # method the main thread is executing
         self.methods: dict[str, Callable[[dict], Any]] = {
-            "env": self.env, "make_demo_model": self.make_demo_model, "train": self.train,
+            "env": self.env, "make_demo_model": self.make_demo_model, "check_servable": self.check_servable,
+            "train": self.train,
             "export_onnx": self.export_onnx, "export_merged": self.export_merged, "export_gguf": self.export_gguf, "shutdown": lambda params: {},
         }
 
@@ -213,6 +214,15 @@ class Worker:
         from .env import describe_environment
 
         return describe_environment()
+
+    def check_servable(self, params: dict) -> dict:
+        """Whether the serving export can handle this model, from its config alone (before hours of training)."""
+        model_dir = params.get("model_dir")
+        if not isinstance(model_dir, str) or not model_dir:
+            raise WorkerError(BAD_DATA, "check_servable needs {\"model_dir\": str}")
+        from .export_onnx import check_servable
+
+        return check_servable(model_dir)
 
     def make_demo_model(self, params: dict) -> dict:
         out_dir, seed = params.get("out_dir"), params.get("seed", 0)

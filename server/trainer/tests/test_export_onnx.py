@@ -232,6 +232,21 @@ def _model_with_config(work, demo_dir, name: str, **overrides):
     return out
 
 
+def test_llama_with_linear_rope_scaling_matches_hf(work, demo_dir):
+    # DeepSeek-Coder 1.3B's kind of config (a "Choose model" preset): Llama architecture (no q/k/v biases: the demo
+    # model's are left unused), rope_theta 1e5 and linear rope scaling by 4 (positions / 4).
+    llama = _model_with_config(work, demo_dir, "llama-linear", model_type="llama", architectures=["LlamaForCausalLM"],
+                               rope_theta=100000.0, rope_scaling={"type": "linear", "factor": 4.0})
+    result = export_onnx(str(llama), None, str(work / "onnx-llama-linear"))
+    ids = _prompt(PROMPT_LEN, seed=5)
+    reference = _hf_logits(_hf_model(llama), ids)
+    decoder = OrtDecoder(_onnx_dir(result))
+    np.testing.assert_allclose(decoder.step(ids[:-1]), reference[-2], atol=LOGITS_ATOL, rtol=0)
+    np.testing.assert_allclose(decoder.step(ids[-1:]), reference[-1], atol=LOGITS_ATOL, rtol=0)
+    unscaled = _hf_logits(_hf_model(_model_with_config(work, llama, "llama-unscaled", rope_scaling=None)), ids)
+    assert np.abs(unscaled[-1] - reference[-1]).max() > 10 * LOGITS_ATOL, "the scaling changes the logits"
+
+
 def test_unsupported_architecture_is_named(work, demo_dir):
     bad = _model_with_config(work, demo_dir, "gpt2-like", model_type="gpt2", architectures=["GPT2LMHeadModel"])
     with pytest.raises(ExportError, match=r"unsupported architecture: model_type 'gpt2' \(GPT2LMHeadModel\)"):

@@ -108,6 +108,15 @@ def test_protocol_errors(worker):
     assert worker.call("cancel")["result"] == {"cancelled": False}  # nothing running
 
 
+def test_check_servable_refuses_what_the_export_cannot_serve(worker, demo_model_dir, tmp_path):
+    assert worker.call("check_servable", {"model_dir": str(demo_model_dir)})["result"] == {"servable": True}
+    other = tmp_path / "starcoder2"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "starcoder2", "architectures": ["Starcoder2ForCausalLM"]}))
+    err = worker.call("check_servable", {"model_dir": str(other)})["error"]
+    assert err["data"] == {"kind": "bad_model"} and "unsupported architecture: model_type 'starcoder2'" in err["message"]
+
+
 def test_make_demo_model(worker, tmp_path):
     result = worker.call("make_demo_model", {"out_dir": str(tmp_path / "m"), "seed": 0})["result"]
     assert Path(result["model_dir"], "model.safetensors").is_file()
