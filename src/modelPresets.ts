@@ -19,6 +19,7 @@ export const MODEL_PRESETS: readonly ModelPreset[] = [
   { label: 'Qwen2.5-Coder 3B (base)', repoId: 'Qwen/Qwen2.5-Coder-3B', trainVramGb: 12, downloadGb: 6.2 },
   { label: 'Qwen2.5-Coder 7B (base)', repoId: 'Qwen/Qwen2.5-Coder-7B', trainVramGb: 24, downloadGb: 15.2 },
   { label: 'DeepSeek-Coder 1.3B (base)', repoId: 'deepseek-ai/deepseek-coder-1.3b-base', trainVramGb: 7, downloadGb: 2.7 },
+  { label: 'StarCoder2 3B', repoId: 'bigcode/starcoder2-3b', trainVramGb: 12, downloadGb: 12.1 },
 ];
 
 export function presetDescription(p: ModelPreset): string {

@@ -14,7 +14,7 @@ const DIALOG_SETTLE_MS = 1_000;
 /** Delay between typed characters in VS Code's folder dialog, which completes paths as they are typed. */
 const TYPE_DELAY_MS = 15;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const MODEL_PRESET_ROWS = ['Qwen2.5-Coder 0.5B', 'Qwen2.5-Coder 7B', 'DeepSeek-Coder 1.3B', 'Local folder', 'Offline demo model'];
+const MODEL_PRESET_ROWS = ['Qwen2.5-Coder 0.5B', 'Qwen2.5-Coder 7B', 'DeepSeek-Coder 1.3B', 'StarCoder2 3B', 'Local folder', 'Offline demo model'];
 const TOOLTIP_LINKS = ['Open dashboard', 'Manage adapters', 'Pause completions', 'Show logs', 'Restart server'];
 
 /** `check` is checks.mjs's runner: a failure stops the checks after it. */

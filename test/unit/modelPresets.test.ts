@@ -6,12 +6,10 @@ import * as path from 'node:path';
 import { MODEL_PRESETS, downloadProgressText, presetDescription } from '../../src/modelPresets';
 import { hubCacheDir } from '../../server/src/models/hubDownload';
 
-// No StarCoder2: the serving export does not implement its architecture (LayerNorm, GELU MLP), and the pipeline
-// refuses to train a model it cannot serve (trainer check_servable).
-test('presets: the base models RepoTune can train and serve, each with a VRAM estimate that grows with size', () => {
+test('presets: the issue\'s six base models, each with a VRAM estimate that grows with size', () => {
   assert.deepEqual(MODEL_PRESETS.map((p) => p.repoId), [
     'Qwen/Qwen2.5-Coder-0.5B', 'Qwen/Qwen2.5-Coder-1.5B', 'Qwen/Qwen2.5-Coder-3B', 'Qwen/Qwen2.5-Coder-7B',
-    'deepseek-ai/deepseek-coder-1.3b-base',
+    'deepseek-ai/deepseek-coder-1.3b-base', 'bigcode/starcoder2-3b',
   ]);
   const qwen = MODEL_PRESETS.filter((p) => p.repoId.startsWith('Qwen/'));
   for (let i = 1; i < qwen.length; i++) assert.ok(qwen[i].trainVramGb > qwen[i - 1].trainVramGb);

@@ -265,6 +265,6 @@ async function checkServable(trainer: TrainerProcess, modelDir: string): Promise
     await trainer.request('check_servable', { model_dir: modelDir }, QUICK_REQUEST_TIMEOUT_MS);
   } catch (err) {
     if (!(err instanceof TrainerError) || err.kind !== 'bad_model') throw err;
-    throw new TrainerError(`RepoTune cannot serve completions from ${path.basename(modelDir)}, so it does not train it: ${err.message}. Choose a Qwen2.5-Coder or DeepSeek-Coder model.`, 'bad_model');
+    throw new TrainerError(`RepoTune cannot serve completions from ${path.basename(modelDir)}, so it does not train it: ${err.message}. Choose a Qwen2.5-Coder, DeepSeek-Coder or StarCoder2 model.`, 'bad_model');
   }
 }

@@ -28,7 +28,9 @@ METADATA_FILE = "repotune-onnx.json"
 ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 # Protobuf cannot serialize 2 GiB; above this size the weights go to model.onnx.data instead.
 EXTERNAL_DATA_THRESHOLD_BYTES = 1_500_000_000
-SUPPORTED_MODEL_TYPES = ("qwen2", "llama", "mistral")
+SUPPORTED_MODEL_TYPES = ("qwen2", "llama", "mistral", "starcoder2")
+# The MLP activation each architecture's graph implements (onnx_graph.py DecoderSpec.mlp).
+HIDDEN_ACT = {"qwen2": "silu", "llama": "silu", "mistral": "silu", "starcoder2": "gelu_pytorch_tanh"}
 # Rotary variants whose frequencies are fixed at load time (transformers bakes the scaling into rotary_emb.inv_freq,
 # which the graph uses as is, and leaves attention_scaling at 1, checked after loading): DeepSeek-Coder's "linear"
 # (positions / factor) and Llama 3's "llama3". "dynamic" and "longrope" change with the sequence length, and
@@ -127,9 +129,10 @@ def _check_supported(cfg: dict, model_path: Path) -> None:
             f"unsupported architecture: model_type {model_type!r} ({arch}) in {model_path}; "
             f"the ONNX exporter supports {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
-    if cfg.get("hidden_act", "silu") != "silu":
+    act = HIDDEN_ACT[model_type]
+    if cfg.get("hidden_act", act) != act:
         raise ExportError(
-            f"unsupported hidden_act {cfg.get('hidden_act')!r}: the exporter implements SwiGLU (silu) only"
+            f"unsupported hidden_act {cfg.get('hidden_act')!r}: the exporter implements {act} for {model_type}"
         )
     for key in ("rope_scaling", "rope_parameters"):
         rope = cfg.get(key)
@@ -198,6 +201,7 @@ def _decoder_spec_and_weights(model) -> tuple[DecoderSpec, dict]:
     if tied:
         weights.pop("lm_head.weight", None)
     num_heads = cfg.num_attention_heads
+    starcoder2 = cfg.model_type == "starcoder2"
     spec = DecoderSpec(
         num_layers=cfg.num_hidden_layers,
         hidden_size=cfg.hidden_size,
@@ -205,10 +209,13 @@ def _decoder_spec_and_weights(model) -> tuple[DecoderSpec, dict]:
         num_kv_heads=getattr(cfg, "num_key_value_heads", None) or num_heads,
         head_dim=getattr(cfg, "head_dim", None) or cfg.hidden_size // num_heads,
         vocab_size=cfg.vocab_size,
-        rms_norm_eps=float(cfg.rms_norm_eps),
+        rms_norm_eps=float(cfg.norm_epsilon if starcoder2 else cfg.rms_norm_eps),
         # The model's own buffer: bit-identical to what transformers multiplies position_ids by.
         inv_freq=rotary.inv_freq.detach().to(torch.float32).numpy().copy(),
         tied_lm_head=tied,
+        # StarCoder2's sliding window (4096 for the 3B) is not applied: serving prompts stay far below it.
+        norm="layer" if starcoder2 else "rms",
+        mlp="gelu_tanh" if starcoder2 else "swiglu",
     )
     return spec, weights
 

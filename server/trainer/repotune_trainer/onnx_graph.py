@@ -49,9 +49,13 @@ class DecoderSpec:
     num_kv_heads: int
     head_dim: int
     vocab_size: int
-    rms_norm_eps: float
+    rms_norm_eps: float  # the norm's epsilon (LayerNorm's too, for "layer" norms)
     inv_freq: np.ndarray  # float32 [head_dim/2], computed exactly as transformers' default rope does
     tied_lm_head: bool
+    # Llama/Qwen2/Mistral: RMSNorm and SwiGLU (gate/up/down). StarCoder2: LayerNorm with bias and a GELU (tanh) MLP
+    # (c_fc/c_proj).
+    norm: str = "rms"
+    mlp: str = "swiglu"
 
     def input_names(self) -> list[str]:
         names = ["input_ids", "position_ids"]
@@ -126,6 +130,25 @@ class _GraphBuilder:
             K=qw.k, N=qw.n, bits=qw.bits, block_size=BLOCK_SIZE, accuracy_level=ACCURACY_LEVEL,
         )
 
+    def norm(self, x: str, prefix: str) -> str:
+        """The block's normalisation of x with the weights under `prefix` (RMSNorm, or LayerNorm with bias)."""
+        if self.spec.norm == "layer":
+            return self.op("LayerNormalization", x, self.const(f"{prefix}.weight", self.require(f"{prefix}.weight")),
+                           self.const(f"{prefix}.bias", self.require(f"{prefix}.bias")), axis=-1,
+                           epsilon=self.spec.rms_norm_eps)
+        return self.rms_norm(x, f"{prefix}.weight")
+
+    def mlp(self, x: str, prefix: str) -> str:
+        if self.spec.mlp == "gelu_tanh":
+            # gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in standard ops.
+            h = self.linear(x, f"{prefix}.c_fc")
+            inner = self.op("Mul", "gelu_sqrt_2_over_pi", self.op("Add", h, self.op("Mul", "gelu_cubic", self.op("Mul", h, self.op("Mul", h, h)))))
+            act = self.op("Mul", self.op("Mul", "gelu_half", h), self.op("Add", "gelu_one", self.op("Tanh", inner)))
+            return self.linear(act, f"{prefix}.c_proj")
+        gate = self.linear(x, f"{prefix}.gate_proj")
+        act = self.op("Mul", self.op("Mul", gate, self.op("Sigmoid", gate)), self.linear(x, f"{prefix}.up_proj"))
+        return self.linear(act, f"{prefix}.down_proj")
+
     def rms_norm(self, x: str, weight_name: str) -> str:
         var = self.op("ReduceMean", self.op("Mul", x, x), axes=[-1], keepdims=1)
         inv = self.op("Reciprocal", self.op("Sqrt", self.op("Add", var, "rms_eps")))
@@ -171,6 +194,9 @@ def build_decoder_model(
     g.const("minus_one_1d", i64([-1]))
     g.const("int64_max_1d", i64([np.iinfo(np.int64).max]))
     g.const("rms_eps", np.array(s.rms_norm_eps, dtype=np.float32))
+    for name, value in (("gelu_sqrt_2_over_pi", np.sqrt(2.0 / np.pi)), ("gelu_cubic", 0.044715), ("gelu_half", 0.5), ("gelu_one", 1.0)):
+        if s.mlp == "gelu_tanh":
+            g.const(name, np.array(value, dtype=np.float32))
     g.const("inv_freq", s.inv_freq.astype(np.float32))
     g.const("last_index", i64(-1))
 
@@ -206,7 +232,7 @@ def build_decoder_model(
     hidden = g.op("Gather", g.const("embed_tokens", g.require("model.embed_tokens.weight")), "input_ids", axis=0)
     for i in range(s.num_layers):
         p = f"model.layers.{i}"
-        x = g.rms_norm(hidden, f"{p}.input_layernorm.weight")
+        x = g.norm(hidden, f"{p}.input_layernorm")
         q = g.op("Transpose", g.op("Reshape", g.linear(x, f"{p}.self_attn.q_proj"), "q_shape"), perm=[0, 2, 1, 3])
         k = g.op("Transpose", g.op("Reshape", g.linear(x, f"{p}.self_attn.k_proj"), "kv_shape"), perm=[0, 2, 1, 3])
         v = g.op("Transpose", g.op("Reshape", g.linear(x, f"{p}.self_attn.v_proj"), "kv_shape"), perm=[0, 2, 1, 3])
@@ -225,10 +251,8 @@ def build_decoder_model(
         attn = g.op("Reshape", g.op("Transpose", attn, perm=[0, 2, 1, 3]), "attn_out_shape")
         hidden = g.op("Add", hidden, g.linear(attn, f"{p}.self_attn.o_proj"))
 
-        x = g.rms_norm(hidden, f"{p}.post_attention_layernorm.weight")
-        gate = g.linear(x, f"{p}.mlp.gate_proj")
-        act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), g.linear(x, f"{p}.mlp.up_proj"))
-        hidden = g.op("Add", hidden, g.linear(act, f"{p}.mlp.down_proj"))
+        x = g.norm(hidden, f"{p}.post_attention_layernorm")
+        hidden = g.op("Add", hidden, g.mlp(x, f"{p}.mlp"))
 
     return _finish(g, s, hidden, quantize)
 
@@ -248,7 +272,7 @@ def _finish_gqa(g: _GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: 
     hidden = g.op("Gather", g.const("embed_tokens", g.require("model.embed_tokens.weight")), "input_ids", axis=0)
     for i in range(s.num_layers):
         p = f"model.layers.{i}"
-        x = g.rms_norm(hidden, f"{p}.input_layernorm.weight")
+        x = g.norm(hidden, f"{p}.input_layernorm")
         q = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.q_proj"), "q_bsnd_shape"), cos, sin)
         k = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.k_proj"), "kv_bsnd_shape"), cos, sin)
         v = g.linear(x, f"{p}.self_attn.v_proj")
@@ -263,16 +287,14 @@ def _finish_gqa(g: _GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: 
         ))
         hidden = g.op("Add", hidden, g.linear(attn, f"{p}.self_attn.o_proj"))
 
-        x = g.rms_norm(hidden, f"{p}.post_attention_layernorm.weight")
-        gate = g.linear(x, f"{p}.mlp.gate_proj")
-        act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), g.linear(x, f"{p}.mlp.up_proj"))
-        hidden = g.op("Add", hidden, g.linear(act, f"{p}.mlp.down_proj"))
+        x = g.norm(hidden, f"{p}.post_attention_layernorm")
+        hidden = g.op("Add", hidden, g.mlp(x, f"{p}.mlp"))
     return _finish(g, s, hidden, quantize, contrib=True)
 
 
 def _finish(g: _GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, contrib: bool = False) -> onnx.ModelProto:
     """Final norm, the head (last position only) and the model."""
-    last = g.op("Gather", g.rms_norm(hidden, "model.norm.weight"), "last_index", axis=1)  # [1, H]
+    last = g.op("Gather", g.norm(hidden, "model.norm"), "last_index", axis=1)  # [1, H]
     if quantize:
         # The head is the largest matmul of a decode step (V x H); tied weights get a quantized copy of the embedding.
         head = g.require("model.embed_tokens.weight" if s.tied_lm_head else "lm_head.weight")

@@ -247,6 +247,33 @@ def test_llama_with_linear_rope_scaling_matches_hf(work, demo_dir):
     assert np.abs(unscaled[-1] - reference[-1]).max() > 10 * LOGITS_ATOL, "the scaling changes the logits"
 
 
+@pytest.mark.parametrize("attention", ["gqa", "concat"])
+def test_starcoder2_layernorm_and_gelu_mlp_match_hf(work, demo_dir, attention):
+    from transformers import Starcoder2Config, Starcoder2ForCausalLM
+
+    out = work / "starcoder2"
+    if not (out / "config.json").is_file():
+        demo = json.loads((demo_dir / "config.json").read_text())
+        torch.manual_seed(3)
+        cfg = Starcoder2Config(vocab_size=demo["vocab_size"], hidden_size=128, intermediate_size=512, num_hidden_layers=2,
+                               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, use_bias=True,
+                               bos_token_id=demo["bos_token_id"], eos_token_id=demo["eos_token_id"])
+        model = Starcoder2ForCausalLM(cfg).eval()
+        with torch.no_grad():  # non-trivial norm and bias weights, so a swapped or missing one shows
+            for name, p in model.named_parameters():
+                if "norm" in name or name.endswith(".bias"):
+                    p.add_(0.1 * torch.randn_like(p))
+        model.save_pretrained(str(out), safe_serialization=True)
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(demo_dir / name, out / name)
+    result = export_onnx(str(out), None, str(work / f"onnx-starcoder2-{attention}"), attention=attention)
+    ids = _prompt(PROMPT_LEN, seed=11)
+    reference = _hf_logits(_hf_model(out), ids)
+    decoder = OrtDecoder(_onnx_dir(result))
+    np.testing.assert_allclose(decoder.step(ids[:-1]), reference[-2], atol=LOGITS_ATOL, rtol=0)
+    np.testing.assert_allclose(decoder.step(ids[-1:]), reference[-1], atol=LOGITS_ATOL, rtol=0)
+
+
 def test_unsupported_architecture_is_named(work, demo_dir):
     bad = _model_with_config(work, demo_dir, "gpt2-like", model_type="gpt2", architectures=["GPT2LMHeadModel"])
     with pytest.raises(ExportError, match=r"unsupported architecture: model_type 'gpt2' \(GPT2LMHeadModel\)"):

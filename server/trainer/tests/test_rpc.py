@@ -110,11 +110,11 @@ def test_protocol_errors(worker):
 
 def test_check_servable_refuses_what_the_export_cannot_serve(worker, demo_model_dir, tmp_path):
     assert worker.call("check_servable", {"model_dir": str(demo_model_dir)})["result"] == {"servable": True}
-    other = tmp_path / "starcoder2"
+    other = tmp_path / "gpt2"
     other.mkdir()
-    (other / "config.json").write_text(json.dumps({"model_type": "starcoder2", "architectures": ["Starcoder2ForCausalLM"]}))
+    (other / "config.json").write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}))
     err = worker.call("check_servable", {"model_dir": str(other)})["error"]
-    assert err["data"] == {"kind": "bad_model"} and "unsupported architecture: model_type 'starcoder2'" in err["message"]
+    assert err["data"] == {"kind": "bad_model"} and "unsupported architecture: model_type 'gpt2'" in err["message"]
 
 
 def test_make_demo_model(worker, tmp_path):
