@@ -1,4 +1,4 @@
-"""Builds the ONNX graph of a Llama/Qwen2-family decoder by hand, from merged fp32 weights.
+"""Builds the ONNX graph of a Llama/Qwen2/Mistral or StarCoder2 decoder by hand, from merged fp32 weights.
 
 Why by hand: torch.onnx.export is fragile with transformers 5 cache classes, while a graph of standard ops
 (opset 17; com.microsoft MatMulNBits only in quantized exports) is deterministic, loads in onnxruntime-node 1.30
@@ -9,7 +9,9 @@ and Python 1.32 alike, and is easy to check against the Hugging Face model. The 
 
 Every formula mirrors transformers' modeling_llama/modeling_qwen2: RMSNorm in fp32, rotary cos/sin from
 position_ids * inv_freq with rotate_half = cat(-x2, x1), GQA by grouping query heads per kv head (the same head
-order as repeat_kv), softmax(q k^T * D^-0.5 + causal mask) v, SwiGLU MLP.
+order as repeat_kv), softmax(q k^T * D^-0.5 + causal mask) v, SwiGLU MLP; for StarCoder2 (modeling_starcoder2)
+LayerNorm with bias and the gelu_pytorch_tanh MLP (c_fc, c_proj), its sliding window not applied (serving prompts
+stay far below it).
 """
 
 from __future__ import annotations
