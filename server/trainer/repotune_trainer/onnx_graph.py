@@ -144,7 +144,8 @@ class _GraphBuilder:
         if self.spec.mlp == "gelu_tanh":
             # gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in standard ops.
             h = self.linear(x, f"{prefix}.c_fc")
-            inner = self.op("Mul", "gelu_sqrt_2_over_pi", self.op("Add", h, self.op("Mul", "gelu_cubic", self.op("Mul", h, self.op("Mul", h, h)))))
+            cubic = self.op("Mul", "gelu_cubic", self.op("Mul", h, self.op("Mul", h, h)))
+            inner = self.op("Mul", "gelu_sqrt_2_over_pi", self.op("Add", h, cubic))
             act = self.op("Mul", self.op("Mul", "gelu_half", h), self.op("Add", "gelu_one", self.op("Tanh", inner)))
             return self.linear(act, f"{prefix}.c_proj")
         gate = self.linear(x, f"{prefix}.gate_proj")
@@ -196,8 +197,9 @@ def build_decoder_model(
     g.const("minus_one_1d", i64([-1]))
     g.const("int64_max_1d", i64([np.iinfo(np.int64).max]))
     g.const("rms_eps", np.array(s.rms_norm_eps, dtype=np.float32))
-    for name, value in (("gelu_sqrt_2_over_pi", np.sqrt(2.0 / np.pi)), ("gelu_cubic", 0.044715), ("gelu_half", 0.5), ("gelu_one", 1.0)):
-        if s.mlp == "gelu_tanh":
+    if s.mlp == "gelu_tanh":
+        for name, value in (("gelu_sqrt_2_over_pi", np.sqrt(2.0 / np.pi)), ("gelu_cubic", 0.044715),
+                            ("gelu_half", 0.5), ("gelu_one", 1.0)):
             g.const(name, np.array(value, dtype=np.float32))
     g.const("inv_freq", s.inv_freq.astype(np.float32))
     g.const("last_index", i64(-1))
