@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from repotune_trainer.export_onnx import ExportError, _decoder_spec_and_weights, _load_merged_model, export_onnx
-from repotune_trainer import onnx_graph
+from repotune_trainer import onnx_builder
 from repotune_trainer.onnx_graph import build_decoder_model
 from repotune_trainer.onnx_quant import BLOCK_SIZE, dequantize, quantize_blockwise
 from repotune_trainer.onnx_tensors import TensorStore
@@ -97,7 +97,7 @@ def test_quantized_export_matches_dequantized_graph_and_stays_close_to_fp32(
     result = export_onnx(str(demo_model_dir), None, str(tmp_path / kind), quantize=kind)
     session, meta = _export_session(Path(result["onnx_dir"]))
     with monkeypatch.context() as patch:  # fp32 compute inside MatMulNBits isolates wiring from activation rounding
-        patch.setattr(onnx_graph, "ACCURACY_LEVEL", 0)
+        patch.setattr(onnx_builder, "ACCURACY_LEVEL", 0)
         exact_dir = export_onnx(str(demo_model_dir), None, str(tmp_path / f"{kind}-exact"), quantize=kind)["onnx_dir"]
     exact_session, _ = _export_session(Path(exact_dir))
     assert meta["weight_quantization"] == kind and meta["dtype"] == "float32"

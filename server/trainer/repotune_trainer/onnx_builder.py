@@ -1,0 +1,148 @@
+"""The pieces the decoder graph (onnx_graph.py) is built from: the config numbers it depends on (DecoderSpec) and a
+small builder that appends nodes and initializers — linear layers (fp32 MatMul or quantized MatMulNBits), the
+normalisations, the MLPs and the rotary embedding — each mirroring the transformers module it replaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .onnx_quant import ACCURACY_LEVEL, BLOCK_SIZE, quantize_blockwise
+
+# Domain of onnxruntime's contrib ops (MatMulNBits, GroupQueryAttention).
+MS_DOMAIN = "com.microsoft"
+
+
+@dataclass(frozen=True)
+class DecoderSpec:
+    """The few config numbers the graph depends on (read from config.json via transformers)."""
+
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    rms_norm_eps: float  # the norm's epsilon (LayerNorm's too, for "layer" norms)
+    inv_freq: np.ndarray  # float32 [head_dim/2], computed exactly as transformers' default rope does
+    tied_lm_head: bool
+    # Llama/Qwen2/Mistral: RMSNorm and SwiGLU (gate/up/down). StarCoder2: LayerNorm with bias and a GELU (tanh) MLP
+    # (c_fc/c_proj).
+    norm: str = "rms"
+    mlp: str = "swiglu"
+
+    def input_names(self) -> list[str]:
+        names = ["input_ids", "position_ids"]
+        for i in range(self.num_layers):
+            names += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
+        return names
+
+    def output_names(self) -> list[str]:
+        names = ["logits"]
+        for i in range(self.num_layers):
+            names += [f"present.{i}.key", f"present.{i}.value"]
+        return names
+
+
+# weight(name) -> fp32 array in the Hugging Face layout, or None when absent (optional biases).
+WeightGetter = Callable[[str], "np.ndarray | None"]
+# make_tensor(name, array) -> the initializer's TensorProto, inline or pointing at external data (the caller decides).
+TensorMaker = Callable[[str, np.ndarray], onnx.TensorProto]
+
+
+class GraphBuilder:
+    """Appends nodes (one output each, named by op and counter) and initializers for one decoder graph."""
+
+    def __init__(self, spec: DecoderSpec, weight: WeightGetter, make_tensor: TensorMaker, quantize: str | None):
+        self.spec = spec
+        self.quantize = quantize
+        self.weight = weight
+        self.make_tensor = make_tensor
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._n = 0
+
+    def op(self, op_type: str, *inputs: str, **attrs) -> str:
+        """Appends one node with a single output and returns the output's name."""
+        self._n += 1
+        out = f"{op_type.lower()}_{self._n}"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=f"n{self._n}", **attrs))
+        return out
+
+    def op_to(self, output: str, op_type: str, *inputs: str, **attrs) -> str:
+        self._n += 1
+        self.nodes.append(helper.make_node(op_type, list(inputs), [output], name=f"n{self._n}", **attrs))
+        return output
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.initializers.append(self.make_tensor(name, value))
+        return name
+
+    def require(self, name: str) -> np.ndarray:
+        w = self.weight(name)
+        if w is None:
+            raise KeyError(f"weight {name!r} is missing from the model")
+        return w
+
+    def linear(self, x: str, prefix: str) -> str:
+        """x @ W^T (+ b); fp32 W is stored pre-transposed [in, out] so the graph needs a plain MatMul."""
+        if self.quantize:
+            y = self.matmul_nbits(x, self.require(f"{prefix}.weight"), prefix)
+        else:
+            w = self.const(f"{prefix}.weight_t", np.ascontiguousarray(self.require(f"{prefix}.weight").T))
+            y = self.op("MatMul", x, w)
+        bias = self.weight(f"{prefix}.bias")
+        if bias is not None:
+            y = self.op("Add", y, self.const(f"{prefix}.bias", bias))
+        return y
+
+    def matmul_nbits(self, x: str, weight: np.ndarray, prefix: str) -> str:
+        """x @ W^T with W [N, K] blockwise-quantized (onnx_quant.py) into a com.microsoft MatMulNBits node."""
+        qw = quantize_blockwise(weight, self.quantize)
+        packed = self.const(f"{prefix}.weight_q{qw.bits}", qw.packed)
+        scales = self.const(f"{prefix}.weight_scales", qw.scales)
+        return self.op(
+            "MatMulNBits", x, packed, scales, domain=MS_DOMAIN,
+            K=qw.k, N=qw.n, bits=qw.bits, block_size=BLOCK_SIZE, accuracy_level=ACCURACY_LEVEL,
+        )
+
+    def norm(self, x: str, prefix: str) -> str:
+        """The block's normalisation of x with the weights under `prefix` (RMSNorm, or LayerNorm with bias)."""
+        if self.spec.norm == "layer":
+            return self.op("LayerNormalization", x, self.const(f"{prefix}.weight", self.require(f"{prefix}.weight")),
+                           self.const(f"{prefix}.bias", self.require(f"{prefix}.bias")), axis=-1,
+                           epsilon=self.spec.rms_norm_eps)
+        return self.rms_norm(x, f"{prefix}.weight")
+
+    def mlp(self, x: str, prefix: str) -> str:
+        if self.spec.mlp == "gelu_tanh":
+            # gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in standard ops.
+            h = self.linear(x, f"{prefix}.c_fc")
+            cubic = self.op("Mul", "gelu_cubic", self.op("Mul", h, self.op("Mul", h, h)))
+            inner = self.op("Mul", "gelu_sqrt_2_over_pi", self.op("Add", h, cubic))
+            act = self.op("Mul", self.op("Mul", "gelu_half", h), self.op("Add", "gelu_one", self.op("Tanh", inner)))
+            return self.linear(act, f"{prefix}.c_proj")
+        gate = self.linear(x, f"{prefix}.gate_proj")
+        act = self.op("Mul", self.op("Mul", gate, self.op("Sigmoid", gate)), self.linear(x, f"{prefix}.up_proj"))
+        return self.linear(act, f"{prefix}.down_proj")
+
+    def rms_norm(self, x: str, weight_name: str) -> str:
+        var = self.op("ReduceMean", self.op("Mul", x, x), axes=[-1], keepdims=1)
+        inv = self.op("Reciprocal", self.op("Sqrt", self.op("Add", var, "rms_eps")))
+        return self.op("Mul", self.const(weight_name, self.require(weight_name)), self.op("Mul", x, inv))
+
+    def rotate(self, x: str, cos: str, sin: str) -> str:
+        """x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2])."""
+        first, second = self._split_half(x)
+        rotated = self.op("Concat", self.op("Neg", second), first, axis=-1)
+        return self.op("Add", self.op("Mul", x, cos), self.op("Mul", rotated, sin))
+
+    def _split_half(self, x: str) -> tuple[str, str]:
+        first = self.op("Slice", x, "zero_1d", "half_dim_1d", "minus_one_1d")
+        second = self.op("Slice", x, "half_dim_1d", "int64_max_1d", "minus_one_1d")
+        return first, second
