@@ -2,6 +2,8 @@
 //   node esbuild.mjs            → dist/extension.js, dist/server.js, dist/cli.js
 //   node esbuild.mjs --tests    → also out/test/**/*.test.js (one bundle per test file)
 //   node esbuild.mjs --production  → minified, no source maps (what the VSIX ships)
+// Each also builds the harvest's native scan into dist/harvestNative.node (scripts/build-native.mjs).
+import { execFileSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -44,6 +46,8 @@ const TREE_SITTER_FILES = [
 ];
 fs.mkdirSync(TREE_SITTER_DIR, { recursive: true });
 for (const file of TREE_SITTER_FILES) fs.copyFileSync(file, path.join(TREE_SITTER_DIR, path.basename(file)));
+
+execFileSync(process.execPath, ['scripts/build-native.mjs', ...(withTests ? ['out/test'] : [])], { stdio: 'inherit' });
 
 await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),

@@ -2,7 +2,8 @@
 //   node bench/harvest.mjs [--files N] [--repo DIR] [--runs R]
 // Without --repo a synthetic repository of N files (default 20000, ~10 KiB each: ~200 MB of mixed source, some
 // vendored/generated/secret files) is built once into .cache/bench/harvest-<N>. Prints plain-read time (git ls-files
-// -z | xargs -0 cat > /dev/null, warm cache), harvest time, their ratio (target ≤ 2×) and the harvest's peak RSS.
+// -z | xargs -0 cat > /dev/null, warm cache), harvest time, their ratio (target ≤ 2×) and the harvest's peak RSS;
+// with the native scan built (scripts/build-native.mjs), also the JavaScript-only harvest for comparison.
 import { execFileSync, execSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -95,14 +96,29 @@ async function main() {
   // The harvest's worker threads load this bundle from beside the child (server/src/harvest/pool.ts).
   const workerJs = path.join(benchDir, 'harvestWorker.js');
   await esbuild.build({ ...bundle, entryPoints: [path.join(ROOT, 'server/src/harvest/worker.ts')], outfile: workerJs });
+  // …and the native scan from beside it too (server/src/harvest/native.ts); without cargo the harvest runs in JS.
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-native.mjs'), benchDir], { stdio: 'inherit' });
+  const native = fs.existsSync(path.join(benchDir, 'harvestNative.node'));
   const corpus = fs.mkdtempSync(path.join(os.tmpdir(), 'repotune-bench-corpus-'));
   try {
     timePlainRead(repo); // warm the page cache, so both sides read from memory
     for (let run = 0; run < runs; run++) {
       const plainMs = timePlainRead(repo);
-      const harvestOnce = (workers) => JSON.parse(execFileSync(process.execPath, [childJs, repo, corpus, String(workers ?? '')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).trim().split('\n').pop());
+      const harvestOnce = (workers, useNative = native) =>
+        JSON.parse(
+          execFileSync(process.execPath, [childJs, repo, corpus, String(workers ?? '')], {
+            encoding: 'utf8',
+            maxBuffer: 64 * 1024 * 1024,
+            env: { ...process.env, REPOTUNE_HARVEST_NATIVE: useNative ? '1' : '0' },
+          })
+            .trim()
+            .split('\n')
+            .pop(),
+        );
       const threaded = harvestOnce(undefined);
       const single = harvestOnce(0);
+      // The same harvest without the native scan: what it costs where the addon is not built.
+      const jsOnly = native ? harvestOnce(undefined, false) : threaded;
       const plainAfterMs = timePlainRead(repo);
       const plain = Math.min(plainMs, plainAfterMs);
       const { manifest } = threaded;
@@ -110,9 +126,12 @@ async function main() {
       console.log(`files:        ${manifest.filesIn} in, ${manifest.filesOut} kept; ${(manifest.bytesIn / 1024 ** 2).toFixed(1)} MiB read; left out: ${JSON.stringify(manifest.byReason)}`);
       console.log(`secrets:      ${JSON.stringify(manifest.secretsRedacted)}`);
       console.log(`plain read:   ${plain.toFixed(0)} ms (git ls-files -z | xargs -0 cat, warm cache; best of before/after)`);
+      console.log(`native scan:  ${native ? 'yes (dist/harvestNative.node)' : 'no (no cargo): JavaScript only'}`);
       console.log(`harvest:      ${threaded.ms.toFixed(0)} ms with ${threaded.workers} worker threads   ratio ${(threaded.ms / plain).toFixed(2)}× (target ≤ ${TARGET_RATIO}×)`);
       console.log(`              ${single.ms.toFixed(0)} ms in one thread   ratio ${(single.ms / plain).toFixed(2)}×`);
-      console.log(`same result:  ${JSON.stringify(single.manifest) === JSON.stringify(manifest)} (threaded vs one thread manifests)`);
+      if (native) console.log(`              ${jsOnly.ms.toFixed(0)} ms with ${jsOnly.workers} worker threads, JavaScript only (REPOTUNE_HARVEST_NATIVE=0)   ratio ${(jsOnly.ms / plain).toFixed(2)}×`);
+      const same = [single, jsOnly].every((r) => JSON.stringify(r.manifest) === JSON.stringify(manifest));
+      console.log(`same result:  ${same} (manifests: threaded, one thread${native ? ', JavaScript only' : ''})`);
       console.log(`peak RSS:     ${(threaded.peakRss / 1024 ** 2).toFixed(0)} MiB threaded, ${(single.peakRss / 1024 ** 2).toFixed(0)} MiB one thread (harvest process, VmHWM)`);
     }
   } finally {

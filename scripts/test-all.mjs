@@ -1,7 +1,8 @@
-// `npm test`: every check, in order of speed — typecheck, Node unit tests, Python tests, the LSP integration test,
-// and the end-to-end test in a real VS Code. Prints one closing line "tests: N passed, N failed" over all of them.
-//   node scripts/test-all.mjs [--only unit|python|integration|e2e|typecheck ...]
-import { spawn } from 'node:child_process';
+// `npm test`: every check, in order of speed — typecheck, the native harvest scan's Rust tests, Node unit tests,
+// Python tests, the LSP integration test, and the end-to-end test in a real VS Code. Prints one closing line
+// "tests: N passed, N failed" over all of them.
+//   node scripts/test-all.mjs [--only typecheck|native|unit|python|integration|e2e ...]
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,11 +34,25 @@ const pytestCounts = ({ out }) => ({
   passed: lastNumber(out, /(\d+) passed/g),
   failed: lastNumber(out, /(\d+) failed/g) + lastNumber(out, /(\d+) errors?\b/g),
 });
+const cargoCounts = ({ out }) => ({
+  passed: [...out.matchAll(/test result: \w+\. (\d+) passed/g)].reduce((n, m) => n + Number(m[1]), 0),
+  failed: [...out.matchAll(/test result: \w+\. \d+ passed; (\d+) failed/g)].reduce((n, m) => n + Number(m[1]), 0),
+});
+const hasCargo = () => spawnSync('cargo', ['--version'], { stdio: 'ignore' }).status === 0;
 const e2eCounts = ({ out }) => ({ passed: lastNumber(out, /e2e: (\d+) passed/g), failed: lastNumber(out, /e2e: \d+ passed, (\d+) failed/g) });
 
 const stages = [
   { name: 'typecheck', run: () => run('npx', ['tsc', '--noEmit', '-p', '.']), count: (r) => ({ passed: r.code === 0 ? 1 : 0, failed: r.code === 0 ? 0 : 1 }) },
   { name: 'build-tests', run: () => run(process.execPath, ['esbuild.mjs', '--tests']), count: (r) => ({ passed: 0, failed: r.code === 0 ? 0 : 1 }) },
+  {
+    // The harvest's native scan (server/native): its own Rust tests; test/unit/harvestNative.test.ts checks it
+    // against the JavaScript path. Without cargo the harvest runs in JavaScript and there is nothing to test.
+    name: 'native',
+    run: () => run('cargo', ['test', '--release', '--locked', '--no-default-features', '--manifest-path', 'server/native/Cargo.toml']),
+    count: cargoCounts,
+    skipUnless: () => process.env.CI === 'true' || hasCargo(),
+    skipReason: 'no Rust toolchain (cargo)',
+  },
   { name: 'unit', run: () => run(process.execPath, ['--test', '--test-reporter=spec', 'out/test/unit/']), count: nodeTestCounts },
   { name: 'python', run: () => run(PYTHON, ['-m', 'pytest', 'tests', '-p', 'no:cacheprovider'], { cwd: path.join(ROOT, 'server', 'trainer') }), count: pytestCounts },
   { name: 'integration', run: () => run(process.execPath, ['--test', '--test-reporter=spec', 'out/test/integration/']), count: nodeTestCounts },
@@ -51,6 +66,7 @@ const stages = [
     count: e2eCounts,
     // Without Chromium (a Debian package; .ci/run installs it) the e2e cannot run: skipped locally, a failure in CI.
     skipUnless: () => process.env.CI === 'true' || CHROMIUM.some((p) => fs.existsSync(p)),
+    skipReason: 'no Chromium: apt-get install chromium, see .ci/run',
   },
 ];
 
@@ -60,7 +76,7 @@ const summary = [];
 for (const stage of stages) {
   if (only && !only.includes(stage.name) && stage.name !== 'build-tests') continue;
   if (stage.skipUnless && !stage.skipUnless()) {
-    summary.push(`${stage.name}: skipped (no Chromium: apt-get install chromium, see .ci/run)`);
+    summary.push(`${stage.name}: skipped (${stage.skipReason})`);
     continue;
   }
   console.error(`\n=== ${stage.name} ===`);

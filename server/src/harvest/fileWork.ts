@@ -5,8 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { minhashSignature, type Signature } from './neardup';
-import { FileReader } from './read';
-import { scanSecrets } from './secretlint';
+import { plainFileScanner, type PlainFile } from './native';
+import { decode, FileReader } from './read';
+import { scanSecrets, secretlintChecksPath } from './secretlint';
 import { applyRedactions } from './secrets';
 import type { ExclusionReason, SecretsMode } from './types';
 
@@ -14,6 +15,8 @@ export interface FileWorkSettings {
   readonly root: string;
   readonly maxBytes: number;
   readonly secrets: SecretsMode;
+  /** Use the native plain-file scan when it is built (default); false: JavaScript for every file. */
+  readonly native?: boolean;
 }
 
 interface Outcome {
@@ -37,13 +40,23 @@ const encoder = new TextEncoder();
 
 export class FileWork {
   private readonly reader: FileReader;
+  private readonly plain: ((bytes: Uint8Array) => PlainFile | null) | undefined;
 
   constructor(private readonly settings: FileWorkSettings) {
     this.reader = new FileReader(settings.root, settings.maxBytes);
+    this.plain = settings.native === false ? undefined : plainFileScanner();
   }
 
   async process(rel: string): Promise<FileOutcome> {
-    const read = this.reader.read(rel);
+    const raw = this.reader.readBytes(rel);
+    if ('reason' in raw) return { path: rel, diskBytes: raw.diskBytes, secretCounts: {}, reason: raw.reason };
+    // Most files are plain: the native scan settles them without decoding (see native.ts).
+    const plain = this.plain && !secretlintChecksPath(rel) ? this.plain(raw.bytes) : null;
+    if (plain) {
+      const { sha256, signature } = plain;
+      return { path: rel, diskBytes: raw.bytes.length, secretCounts: {}, content: raw.bytes, sha256, signature: signature ?? undefined };
+    }
+    const read = decode(raw.bytes);
     if ('reason' in read) return { path: rel, diskBytes: read.diskBytes, secretCounts: {}, reason: read.reason };
     const findings = await scanSecrets(read.text, rel);
     const redaction = applyRedactions(read.text, findings);

@@ -67,7 +67,7 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
     if (byPath) excluded.push({ path: rel, reason: byPath });
     else toRead.push(rel);
   }
-  const settings = { root: absRoot, maxBytes, secrets: secretsMode };
+  const settings = { root: absRoot, maxBytes, secrets: secretsMode, native: opts.nativeScan };
   for await (const outcome of processInOrder(toRead, settings, workerCount(opts.workers, toRead.length), opts.workers !== undefined)) {
     if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
     bytesIn += outcome.diskBytes;

@@ -1,5 +1,5 @@
 /**
- * Reading one discovered path into normalised text, or the reason it is left out. Links are never followed: not
+ * Reading one discovered path into its bytes (then `decode` into normalised text), or the reason it is left out. Links are never followed: not
  * the file itself, nor a folder on its path that was replaced by a link (git does not track files beneath one, but
  * the working tree can hold them). Sizes are checked before reading, and no read goes past the size limit, so a
  * 1 GB file costs one stat.
@@ -14,7 +14,10 @@ import type { ExclusionReason } from './types';
  * `utf8`: the text's UTF-8 bytes when they are exactly what was read (no BOM, CR or other change), else undefined.
  * Its buffer is its own (never Node's shared pool), so it can be transferred to another thread without a copy.
  */
-export type Read = { text: string; utf8: Uint8Array | undefined; diskBytes: number } | { reason: ExclusionReason; diskBytes: number };
+export type Read = { text: string; utf8: Uint8Array | undefined; diskBytes: number } | Skipped;
+type Skipped = { reason: ExclusionReason; diskBytes: number };
+/** A file's bytes as read, in a buffer of their own (see Read.utf8). */
+export type RawRead = { bytes: Uint8Array } | Skipped;
 
 export class FileReader {
   /** Folder (relative) → the reason a link on its path leaves its files out, or null when it is a real folder. */
@@ -25,7 +28,8 @@ export class FileReader {
     private readonly maxBytes: number,
   ) {}
 
-  read(rel: string): Read {
+  /** The file's bytes, or the reason it is left out before its content is looked at. */
+  readBytes(rel: string): RawRead {
     const viaLink = this.folderExclusion(path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel));
     if (viaLink) return { reason: viaLink, diskBytes: 0 };
     const abs = path.join(this.root, rel);
@@ -41,10 +45,7 @@ export class FileReader {
     const bytes = readAtMost(abs, this.maxBytes);
     if (bytes === undefined) return { reason: 'missing', diskBytes: 0 };
     if (bytes.length > this.maxBytes) return { reason: 'too-large', diskBytes: 0 }; // grew since the stat
-    const decoded = decodeContent(bytes);
-    return decoded.ok
-      ? { text: decoded.text, utf8: decoded.changed ? undefined : bytes, diskBytes: bytes.length }
-      : { reason: decoded.reason, diskBytes: bytes.length };
+    return { bytes };
   }
 
   private folderExclusion(relDir: string): ExclusionReason | null {
@@ -62,6 +63,14 @@ export class FileReader {
     this.folders.set(relDir, reason);
     return reason;
   }
+}
+
+/** Bytes → normalised text, or the reason their content leaves the file out. */
+export function decode(bytes: Uint8Array): Read {
+  const decoded = decodeContent(bytes);
+  return decoded.ok
+    ? { text: decoded.text, utf8: decoded.changed ? undefined : bytes, diskBytes: bytes.length }
+    : { reason: decoded.reason, diskBytes: bytes.length };
 }
 
 /** Up to limit + 1 bytes of a file (one more than allowed tells that it is too large), undefined if unreadable. */

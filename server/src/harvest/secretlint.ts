@@ -44,7 +44,7 @@ export const SECRETLINT_KEYWORDS: Readonly<Record<string, readonly string[]>> = 
 };
 /** Files the preset judges by their extension rather than their text. */
 const ALWAYS_LINTED = /\.p12$/i;
-const PRESET_KEYWORDS = [...new Set(Object.values(SECRETLINT_KEYWORDS).flat())];
+export const PRESET_KEYWORDS = [...new Set(Object.values(SECRETLINT_KEYWORDS).flat())];
 /** One pass finds the keywords of RepoTune's rules and of the preset's (each pass costs about one read of the text). */
 const SECRET_SCANNER = new KeywordScanner([...new Set([...RULE_KEYWORDS, ...PRESET_KEYWORDS])]);
 
@@ -53,9 +53,14 @@ export function presetRuleIds(): string[] {
   return recommendedRules.map((r) => r.meta.id.slice(RULE_PREFIX.length));
 }
 
+/** Whether secretlint's preset judges this file by its path, whatever its text holds. */
+export function secretlintChecksPath(relPath: string): boolean {
+  return ALWAYS_LINTED.test(relPath);
+}
+
 /** Whether secretlint's preset could report anything on this text (see SECRETLINT_KEYWORDS). */
 export function secretlintMayMatch(text: string, relPath: string, hits: KeywordHits = SECRET_SCANNER.scan(text)): boolean {
-  return ALWAYS_LINTED.test(relPath) || PRESET_KEYWORDS.some((w) => hits.has(w));
+  return secretlintChecksPath(relPath) || PRESET_KEYWORDS.some((w) => hits.has(w));
 }
 
 export function secretlintRuleId(ruleId: string): string {

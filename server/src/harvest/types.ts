@@ -77,6 +77,11 @@ export interface HarvestOptions {
    */
   readonly corpusDir?: string;
   readonly signal?: AbortSignal;
+  /**
+   * Use the native plain-file scan when it is built (default). false: JavaScript for every file — the same
+   * result, slower (tests and bench/harvest compare the two).
+   */
+  readonly nativeScan?: boolean;
 }
 
 export type HoldoutRule = 'newest-commits' | 'newest-days' | 'path-hash';

@@ -1,0 +1,157 @@
+/**
+ * The native plain-file scan changes the harvest's speed, never its result: for every file it accepts, the
+ * JavaScript path gives the same hash, signature and bytes, and it hands every file with a possible secret or an
+ * unusual encoding back to JavaScript. Checked on planted secrets, generated tricky texts and this repository.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { mulberry32 } from '../../server/src/examples/prng';
+import { FileWork, type FileOutcome } from '../../server/src/harvest/fileWork';
+import { harvest } from '../../server/src/harvest/harvest';
+import { gateKeywords, gateMismatches, loadAddon, plainFileScanner } from '../../server/src/harvest/native';
+import { MIN_SHINGLES, minhashSignature, SHINGLE_TOKENS, SIGNATURE_BINS } from '../../server/src/harvest/neardup';
+import { HEURISTIC_RULES, SPECIFIC_RULES } from '../../server/src/harvest/secrets';
+import { commitAll, git, outsideTempDir, removeDir, writeFiles } from '../helpers/gitFixture';
+import { REPO_ROOT } from '../helpers/paths';
+import { plantedSecretCorpus } from '../helpers/plantedSecrets';
+
+/** The addon is built wherever cargo is (scripts/build-native.mjs); elsewhere these tests have nothing to compare. */
+const hasCargo = spawnSync('cargo', ['--version'], { stdio: 'ignore' }).status === 0;
+const skip = hasCargo ? false : 'no Rust toolchain: the harvest runs in JavaScript only';
+
+function addon() {
+  const a = loadAddon();
+  assert.ok(a, 'harvestNative.node is built beside the test bundles (node esbuild.mjs --tests)');
+  return a;
+}
+
+test('the addon loads, agrees on the MinHash parameters and knows every secret rule shape', { skip }, () => {
+  assert.deepEqual(addon().minhashParameters(), [SIGNATURE_BINS, SHINGLE_TOKENS, MIN_SHINGLES]);
+  assert.deepEqual(gateMismatches(), []);
+  assert.ok(plainFileScanner(), 'the harvest uses it');
+  // A new rule shape turns the addon off rather than letting it skip files that rule would flag.
+  const extra = { id: 'new-rule', pattern: /x/dg, group: 0, scope: 'keyword-line' as const, keywords: ['new'] };
+  assert.match(gateMismatches([...SPECIFIC_RULES, ...HEURISTIC_RULES, extra]).join('\n'), /new-rule/);
+  assert.match(gateMismatches([{ id: 'keywordless', pattern: /x/dg, group: 0 }]).join('\n'), /keywordless/);
+  const { anywhere, assignment } = gateKeywords();
+  assert.ok(anywhere.includes('://') && anywhere.includes('secret') && assignment.includes('password'));
+  assert.ok(!assignment.some((k) => anywhere.includes(k)), 'each keyword in one list');
+});
+
+/** Texts that stress UTF-16 vs UTF-8: astral characters (two units), CJK, combining marks, Unicode spaces. */
+function unicodeTexts(n: number): string[] {
+  const rng = mulberry32(5);
+  const pieces = ['let ', 'x', '=', ' ', '\n', '😀', '𝔘', '中文', 'é', 'e\u0301', '\u00a0', '\u2028', '_', '(', ')', '"', 'ß', '\t', 'λ', '1'];
+  return Array.from({ length: n }, () => Array.from({ length: 40 + Math.floor(rng() * 400) }, () => pieces[Math.floor(rng() * pieces.length)]).join(''));
+}
+
+function sourceTexts(): string[] {
+  const dir = path.join(REPO_ROOT, 'server', 'src');
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+    .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), 'utf8'));
+}
+
+test('native MinHash equals the JavaScript one bit for bit', { skip }, () => {
+  const texts = [...sourceTexts(), ...unicodeTexts(300), '', 'a b c', 'word '.repeat(MIN_SHINGLES + SHINGLE_TOKENS - 2)];
+  let signed = 0;
+  for (const text of texts) {
+    const js = minhashSignature(text);
+    const native = addon().minhashSignature(text);
+    assert.deepEqual(native ? [...native] : undefined, js ? [...js] : undefined, text.slice(0, 80));
+    if (js) signed++;
+  }
+  assert.ok(signed > texts.length / 2, `${signed} of ${texts.length} texts long enough to sign`);
+});
+
+/** Generated texts around the gate's edges: keywords in assignment shapes and not, quotes, odd spaces and encodings. */
+function trickyFiles(n: number): Record<string, string | Uint8Array> {
+  const rng = mulberry32(17);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)];
+  const { anywhere, assignment } = gateKeywords();
+  const caseOf = (w: string) => [...w].map((c) => (rng() < 0.3 ? c.toUpperCase() : c)).join('');
+  const value = () => {
+    const alphabet = pick(['abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 'abcXYZ0123456789', 'aZ09/+_-=.x$#{']);
+    return Array.from({ length: 4 + Math.floor(rng() * 40) }, () => alphabet[Math.floor(rng() * alphabet.length)]).join('');
+  };
+  const ops = [' = ', '=', ': ', ' := ', ' => ', ':', ' == ', ' ', '\n= ', '\u00a0=\u00a0'];
+  const quotes = ['"', "'", '`', ''];
+  const risky = [
+    () => `${pick(['db', 'my_', '', 'x.'])}${caseOf(pick(assignment))}${pick(['', 's', '_v', '"', "'"])}${pick(ops)}${pick(quotes)}${value()}${pick(quotes)}${pick(['\n', ' # c\n', ';\n', ' \t\n', ''])}`,
+    () => `${caseOf(pick(anywhere))}${value()}\n`,
+    () => `${pick(quotes)}${value()}${value()}${pick(quotes)}\n`,
+  ];
+  const benign = [
+    () => `function f${Math.floor(rng() * 1e6)}(a, b) {\n  return a + b * ${Math.floor(rng() * 100)};\n}\n`,
+    () => `// ${pick(['TODO', 'note', 'générée', '生成', 'see docs'])} ${value()}\n`,
+    // Assignment keywords outside an assignment's shape: the gate must let these through.
+    () => `const ${caseOf(pick(assignment))}izer = make(${pick(assignment)}s, "${value().slice(0, 8)}");\n`,
+  ];
+  const files: Record<string, string | Uint8Array> = {};
+  for (let i = 0; i < n; i++) {
+    // No risky fragment, exactly one (so that one gate decision decides the file), or many.
+    const mode = pick(['none', 'none', 'one', 'one', 'many']);
+    const parts = Array.from({ length: 3 + Math.floor(rng() * 30) }, () => (mode === 'many' && rng() < 0.3 ? pick(risky) : pick(benign))());
+    if (mode === 'one') parts.splice(Math.floor(rng() * parts.length), 0, pick(risky)());
+    let text = parts.join('');
+    const twist = rng();
+    if (twist < 0.03) text = `\ufeff${text}`;
+    else if (twist < 0.06) text = text.replace(/\n/g, '\r\n');
+    else if (twist < 0.08) text = `// @generated\n${text}`;
+    files[`f/${i}.${pick(['ts', 'py', 'env', 'yaml', 'json', 'p12'])}`] = twist > 0.98 ? Buffer.from([0xff, ...Buffer.from(text)]) : text;
+  }
+  return files;
+}
+
+async function outcomes(root: string, paths: string[], native: boolean): Promise<FileOutcome[]> {
+  const work = new FileWork({ root, maxBytes: 1 << 20, secrets: 'redact', native });
+  const out: FileOutcome[] = [];
+  for (const p of paths) out.push(await work.process(p));
+  return out;
+}
+
+function comparable(o: FileOutcome) {
+  return 'content' in o ? { ...o, content: Buffer.from(o.content).toString('base64'), signature: o.signature && [...o.signature] } : o;
+}
+
+test('every file has the same outcome with and without the native scan', { skip }, async () => {
+  const { files: planted } = plantedSecretCorpus();
+  const files = { ...trickyFiles(1500), ...Object.fromEntries(Object.entries(planted).map(([p, t]) => [`planted/${p}`, t])) };
+  const root = outsideTempDir('native');
+  try {
+    writeFiles(root, files);
+    const paths = Object.keys(files);
+    const [js, native] = [await outcomes(root, paths, false), await outcomes(root, paths, true)];
+    assert.deepEqual(native.map(comparable), js.map(comparable));
+    // The comparison means something only if both paths were taken often, and secrets were found.
+    const scan = plainFileScanner();
+    assert.ok(scan);
+    const plain = paths.filter((p) => scan(fs.readFileSync(path.join(root, p))) !== null);
+    const withSecrets = js.filter((o) => Object.keys(o.secretCounts).length > 0).length;
+    assert.ok(plain.length > 200 && paths.length - plain.length > 200, `${plain.length} of ${paths.length} plain`);
+    assert.ok(withSecrets > 40, `${withSecrets} files with secrets`);
+    for (const p of Object.keys(planted)) assert.equal(scan(fs.readFileSync(path.join(root, 'planted', p))), null, p);
+  } finally {
+    removeDir(root);
+  }
+});
+
+test('a harvest gives the same manifest, texts and exclusions with and without the native scan', { skip }, async () => {
+  const repo = outsideTempDir('native-harvest');
+  try {
+    git(repo, 'init', '-q');
+    writeFiles(repo, { ...trickyFiles(300), 'src/a.ts': 'export const a = 1;\n', 'src/copy.ts': 'export const a = 1;\n' });
+    commitAll(repo, 'files');
+    const summary = async (nativeScan: boolean) => {
+      const r = await harvest(repo, { nativeScan, workers: 0 });
+      return { manifest: r.manifest, excluded: r.excluded, files: r.files.map((f) => [f.path, f.split, f.sha256, f.text]) };
+    };
+    assert.deepEqual(await summary(true), await summary(false));
+  } finally {
+    removeDir(repo);
+  }
+});
