@@ -11,9 +11,17 @@ import * as path from 'node:path';
 import { mulberry32 } from '../../server/src/examples/prng';
 import { FileWork, type FileOutcome } from '../../server/src/harvest/fileWork';
 import { harvest } from '../../server/src/harvest/harvest';
-import { gateKeywords, gateMismatches, loadAddon, plainFileScanner } from '../../server/src/harvest/native';
+import { gateChecks, gateMismatches, loadAddon, plainFileScanner } from '../../server/src/harvest/native';
 import { MIN_SHINGLES, minhashSignature, SHINGLE_TOKENS, SIGNATURE_BINS } from '../../server/src/harvest/neardup';
-import { HEURISTIC_RULES, SPECIFIC_RULES } from '../../server/src/harvest/secrets';
+import {
+  CONFIG_SECRET_MIN_ENTROPY,
+  GENERIC_SECRET_MIN_ENTROPY,
+  HEURISTIC_RULES,
+  HIGH_ENTROPY_MIN_BITS,
+  HIGH_ENTROPY_MIN_LENGTH,
+  SPECIFIC_RULES,
+} from '../../server/src/harvest/secrets';
+import { SECRETLINT_KEYWORDS } from '../../server/src/harvest/secretlint';
 import { commitAll, git, outsideTempDir, removeDir, writeFiles } from '../helpers/gitFixture';
 import { REPO_ROOT } from '../helpers/paths';
 import { plantedSecretCorpus } from '../helpers/plantedSecrets';
@@ -36,9 +44,46 @@ test('the addon loads, agrees on the MinHash parameters and knows every secret r
   const extra = { id: 'new-rule', pattern: /x/dg, group: 0, scope: 'keyword-line' as const, keywords: ['new'] };
   assert.match(gateMismatches([...SPECIFIC_RULES, ...HEURISTIC_RULES, extra]).join('\n'), /new-rule/);
   assert.match(gateMismatches([{ id: 'keywordless', pattern: /x/dg, group: 0 }]).join('\n'), /keywordless/);
-  const { anywhere, assignment } = gateKeywords();
-  assert.ok(anywhere.includes('://') && anywhere.includes('secret') && assignment.includes('password'));
-  assert.ok(!assignment.some((k) => anywhere.includes(k)), 'each keyword in one list');
+  const checks = gateChecks();
+  assert.deepEqual(checks['url-credentials'], ['://']);
+  assert.deepEqual(checks.sendgrid, ['sg.']);
+  assert.ok(checks.anywhere.includes('private key') && checks.assignment.includes('password'));
+  assert.ok(checks['aws-secret'].includes('secret') && checks.assignment.includes('secret'), "'secret' gets both checks");
+  assert.ok(!checks.anywhere.some((k) => Object.entries(checks).some(([c, ks]) => c !== 'anywhere' && ks.includes(k))), "'anywhere' needs no other check");
+  // Another preset rule on '://' makes every URL a reason for JavaScript again.
+  const widened = gateChecks(undefined, { ...SECRETLINT_KEYWORDS, newrule: ['://'] });
+  assert.equal(widened['url-credentials'], undefined);
+  assert.ok(widened.anywhere.includes('://'));
+});
+
+test('the patterns the native gate follows are the ones it was written for', () => {
+  // server/native/src/shapes.rs and gate.rs re-state these patterns' first parts as superset checks: change both together.
+  const followed: Record<string, string> = {
+    'aws-secret-access-key':
+      "aws_?secret_?(?:access_?)?key[\"']?\\s*[:=]\\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+    'stripe-key': "\\b((?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,})\\b",
+    'huggingface-token': "\\b(hf_[A-Za-z0-9]{34,})\\b",
+    'url-password':
+      "\\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}:\\/\\/[^\\s:/@\"'`]{0,100}:([^\\s@/\"'`]{3,200})@(?!(?:[\\w-]+\\.)*example\\.(?:com|org|net)\\b)[^\\s/\"'`]",
+    'generic-secret-assignment': "[\"']?\\s*(?::=|=>|[:=])\\s*[\"'`]([^\"'`\\s]{12,200})[\"'`]",
+    'config-secret':
+      "^[ \\t-]*(?:export\\s+)?[\\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[\\w.-]*[ \\t]*[:=][ \\t]*([^\\s\"'`#][^\\s#]{7,200})[ \\t]*$",
+    'high-entropy-string': "[\"'`]([A-Za-z0-9+/_=-]{32,512})[\"'`]",
+  };
+  for (const r of [...SPECIFIC_RULES, ...HEURISTIC_RULES]) if (r.id in followed) assert.equal(r.pattern.source, followed[r.id], r.id);
+  const checked = Object.keys(followed).length;
+  assert.equal([...SPECIFIC_RULES, ...HEURISTIC_RULES].filter((r) => r.id in followed).length, checked, 'every followed rule still exists');
+  // …and secretlint's preset rules that shapes.rs follows (the preset's version is pinned in package.json).
+  const presetDir = path.join(REPO_ROOT, 'node_modules', '@secretlint', 'secretlint-rule-preset-recommend', 'module');
+  const presetSource = fs.readdirSync(presetDir).filter((f) => f.endsWith('.js')).map((f) => fs.readFileSync(path.join(presetDir, f), 'utf8')).join('\n');
+  for (const literal of [
+    String.raw`/(?<protocol>(?:https?|ftp|ftps)):\/\/(?<user>[-a-zA-Z0-9_]{1,256}):(?<password>[-a-zA-Z0-9_]{1,256})@`,
+    String.raw`/(?<![A-Za-z])SG\.\w{1,128}\.\w{1,128}([-_]?)\w{1,128}/g`,
+    '(?:SECRET|secret|Secret)_?(?:ACCESS|access|Access)_?(?:KEY|key|Key)${QUOTE}${CONNECT}',
+  ]) {
+    assert.ok(presetSource.includes(literal), `secretlint's preset changed: re-check server/native/src/shapes.rs (${literal})`);
+  }
+  assert.deepEqual([HIGH_ENTROPY_MIN_LENGTH, HIGH_ENTROPY_MIN_BITS, GENERIC_SECRET_MIN_ENTROPY, CONFIG_SECRET_MIN_ENTROPY], [32, 4.5, 3.5, 3.0]);
 });
 
 /** Texts that stress UTF-16 vs UTF-8: astral characters (two units), CJK, combining marks, Unicode spaces. */
@@ -68,11 +113,17 @@ test('native MinHash equals the JavaScript one bit for bit', { skip }, () => {
   assert.ok(signed > texts.length / 2, `${signed} of ${texts.length} texts long enough to sign`);
 });
 
+const WORD = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_';
+const AWS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+=';
+
 /** Generated texts around the gate's edges: keywords in assignment shapes and not, quotes, odd spaces and encodings. */
 function trickyFiles(n: number): Record<string, string | Uint8Array> {
   const rng = mulberry32(17);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)];
-  const { anywhere, assignment } = gateKeywords();
+  const { anywhere, assignment } = gateChecks();
+  const exact = (n: number, alphabet: string) => Array.from({ length: n }, () => alphabet[Math.floor(rng() * alphabet.length)]).join('');
+  const host = () => pick(['db', 'h.io', 'example.com', 'x.org:8080']);
+  const url = () => `${pick(['https', 'postgres', 'ftp', 'git+ssh'])}://${pick(['', `${value().slice(0, 6)}:`, `${value().slice(0, 6)}:${value()}@`, `u:${value()}@`])}${host()}/${value().slice(0, 5)}`;
   const caseOf = (w: string) => [...w].map((c) => (rng() < 0.3 ? c.toUpperCase() : c)).join('');
   const value = () => {
     const alphabet = pick(['abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 'abcXYZ0123456789', 'aZ09/+_-=.x$#{']);
@@ -84,10 +135,22 @@ function trickyFiles(n: number): Record<string, string | Uint8Array> {
     () => `${pick(['db', 'my_', '', 'x.'])}${caseOf(pick(assignment))}${pick(['', 's', '_v', '"', "'"])}${pick(ops)}${pick(quotes)}${value()}${pick(quotes)}${pick(['\n', ' # c\n', ';\n', ' \t\n', ''])}`,
     () => `${caseOf(pick(anywhere))}${value()}\n`,
     () => `${pick(quotes)}${value()}${value()}${pick(quotes)}\n`,
+    () => `conn = ${pick(quotes)}${url()}${pick(quotes)}\n`,
+    () => `${pick(['', 'aws_', 'AWS_', 'my'])}${pick(['secret', 'Secret', 'SECRET'])}${pick(['_access_key', 'AccessKey', '_KEY', 'key', '_sauce'])}${pick(ops)}${pick(quotes)}${value()}${value()}${pick(quotes)}\n`,
+    () => `${pick(['', ' ', 'x', 'm'])}${pick(['SG', 'sg', 'Sg'])}.${value()}.${value()}\n`,
+    // Exact shapes of keys whose rules check lengths: SendGrid (69 characters), AWS secret keys (40).
+    () => `${pick([' ', 'm'])}SG.${exact(22, WORD)}.${exact(43, WORD)}\n`,
+    () => `${pick(['aws_secret_access_key', 'AWS_SECRET_KEY', 'secretAccessKey'])}${pick([': ', '=', ' = '])}${exact(40, AWS)}${pick([' # note', ';', ''])}\n`,
+    // Config values between the entropy bars, digits without capitals.
+    () => `${caseOf(pick(assignment))}=${exact(8 + Math.floor(rng() * 8), 'abcdef0123')}\n`,
+    () => `${pick(['sk', 'rk', 'pk', 'tk', ' '])}_${pick(['live', 'test', 'Test'])}_${value()}${value()}\n`,
+    () => `${pick(['', 'self.', 'x'])}${pick(['hf', 'HF'])}_${value()}${value()}\n`,
   ];
   const benign = [
     () => `function f${Math.floor(rng() * 1e6)}(a, b) {\n  return a + b * ${Math.floor(rng() * 100)};\n}\n`,
     () => `// ${pick(['TODO', 'note', 'générée', '生成', 'see docs'])} ${value()}\n`,
+    () => `# Licensed under the Apache License, see http://www.apache.org/licenses/LICENSE-2.0 and https://h.io:8080/a@b\n`,
+    () => `msg.append(${pick(['x', 'secret_sauce', 'my_test_case', 'self.hf_config'])})\n`,
     // Assignment keywords outside an assignment's shape: the gate must let these through.
     () => `const ${caseOf(pick(assignment))}izer = make(${pick(assignment)}s, "${value().slice(0, 8)}");\n`,
   ];

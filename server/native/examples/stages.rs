@@ -95,7 +95,12 @@ fn main() {
     ]
     .map(String::from)
     .to_vec();
-    let g = gate::SecretGate::new(&anywhere, &assignment).unwrap();
+    let g = gate::SecretGate::new(&[
+        ("anywhere".into(), anywhere),
+        ("assignment".into(), assignment),
+        ("url-credentials".into(), vec!["://".into()]),
+    ])
+    .unwrap();
     let stage = |name: &str, f: &dyn Fn(&[u8]) -> bool| {
         let t = Instant::now();
         let n = files.iter().filter(|b| f(b)).count();

@@ -5,6 +5,7 @@
 //! test/unit/harvestNative.test.ts checks that on planted secrets, excluded files and generated texts.
 
 use crate::keywords::KeywordSet;
+use crate::shapes::{entropy_bits, is_quote, Shape, ENTROPY_MARGIN};
 
 /// filters.ts BINARY_SNIFF_BYTES.
 const BINARY_SNIFF_BYTES: usize = 8 * 1024;
@@ -16,12 +17,10 @@ const MINIFIED_AVG_LINE_CHARS: usize = 200;
 const GENERATED_HEADER_LINES: usize = 10;
 /// Lower-case words that every generated-file marker holds (filters.ts GENERATED_MARKERS).
 const GENERATED_MARKER_WORDS: [&[u8]; 2] = [b"generated", b"do not edit"];
-/// secrets.ts: the shortest value generic-secret-assignment's pattern takes (`{12,200}`), and config-secret's
-/// (`[^\s"'`#][^\s#]{7,200}`).
-const GENERIC_SECRET_MIN_LENGTH: usize = 12;
-const CONFIG_SECRET_MIN_VALUE: usize = 8;
-/// secrets.ts HIGH_ENTROPY_MIN_LENGTH: the shortest quoted token the high-entropy rule looks at.
+/// secrets.ts HIGH_ENTROPY_MIN_LENGTH and HIGH_ENTROPY_MIN_BITS, and the longest token its pattern takes.
 const HIGH_ENTROPY_MIN_LENGTH: usize = 32;
+const HIGH_ENTROPY_MAX_LENGTH: usize = 512;
+const HIGH_ENTROPY_MIN_BITS: f64 = 4.5;
 
 /// The text when `bytes` decode to themselves and the file is kept; None when JavaScript must decide (binary,
 /// not UTF-8, LFS pointer, BOM, CR line ends, maybe empty, minified or generated).
@@ -59,110 +58,62 @@ pub fn plain_text(bytes: &[u8]) -> Option<&str> {
     Some(text)
 }
 
-/// Whether any secret rule could match a text: keyword gates as the rules use them, plus the two rule shapes that
-/// run without a keyword anywhere in the text.
+/// Whether any secret rule could match a text: each keyword occurrence with its checks (shapes.rs), plus the one
+/// rule that runs without a keyword (high-entropy-string).
 pub struct SecretGate {
     keywords: KeywordSet,
-    /// Patterns below this index gate rules that search the whole text: any occurrence sends the file to
-    /// JavaScript. The rest only start an assignment rule right after them (see may_start_assignment).
-    anywhere: usize,
+    /// Per keyword (in KeywordSet order): the checks its occurrences get; any yes sends the file to JavaScript.
+    shapes: Vec<Vec<Shape>>,
 }
 
 impl SecretGate {
-    pub fn new(anywhere: &[String], assignment: &[String]) -> Result<Self, String> {
-        let all: Vec<String> = anywhere.iter().chain(assignment).cloned().collect();
-        let keywords = KeywordSet::new(&all)?;
+    /// `checks`: (check name, the lower-case keywords it applies to); a keyword may be under several checks.
+    pub fn new(checks: &[(String, Vec<String>)]) -> Result<Self, String> {
+        let mut words: Vec<String> = Vec::new();
+        let mut shapes: Vec<Vec<Shape>> = Vec::new();
+        for (name, keywords) in checks {
+            let shape = Shape::from_name(name).ok_or_else(|| format!("unknown keyword check {name:?}"))?;
+            for k in keywords {
+                let i = words.iter().position(|w| w == k).unwrap_or_else(|| {
+                    words.push(k.clone());
+                    shapes.push(Vec::new());
+                    words.len() - 1
+                });
+                shapes[i].push(shape);
+            }
+        }
         Ok(Self {
-            keywords,
-            anywhere: anywhere.len(),
+            keywords: KeywordSet::new(&words)?,
+            shapes,
         })
     }
 
     pub fn may_match(&self, text: &[u8]) -> bool {
-        self.keywords.any(text, |word, end| {
-            word < self.anywhere || may_start_assignment(text, end)
-        }) || has_quoted_token(text)
+        self.keywords.any(text, |word, start, end| {
+            self.shapes[word].iter().any(|s| s.may_match_at(text, start, end))
+        }) || has_random_quoted_token(text)
     }
 }
 
-/// Whether a secret-name keyword ending at `end` could name the secret of secrets.ts's two assignment rules.
-/// Each check follows its rule's pattern up to the value's length; beyond that (entropy, placeholders) JavaScript
-/// decides. A non-ASCII character stops a check with yes: it may be one of JavaScript's Unicode spaces or line ends.
-fn may_start_assignment(text: &[u8], end: usize) -> bool {
-    generic_assignment(text, end).unwrap_or(true) || config_assignment(text, end).unwrap_or(true)
-}
-
-/// Scans the bytes from `i` while `keep` holds; None at a non-ASCII byte.
-fn skip(text: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> Option<usize> {
-    while let Some(&b) = text.get(i) {
-        if b >= 0x80 {
-            return None;
-        }
-        if !keep(b) {
-            break;
-        }
-        i += 1;
-    }
-    Some(i)
-}
-
-fn is_js_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn is_quote(b: u8) -> bool {
-    matches!(b, b'"' | b'\'' | b'`')
-}
-
-/// generic-secret-assignment, tried right after the name: `["']?\s*(?::=|=>|[:=])\s*["'`]([^"'`\s]{12,200})["'`]`.
-fn generic_assignment(text: &[u8], end: usize) -> Option<bool> {
-    let at = |i: usize| text.get(i).copied();
-    let mut i = end;
-    if matches!(at(i), Some(b'"' | b'\'')) {
-        i += 1;
-    }
-    i = skip(text, i, is_js_space)?;
-    match (at(i), at(i + 1)) {
-        (Some(b':'), Some(b'=')) | (Some(b'='), Some(b'>')) => i += 2,
-        (Some(b':' | b'='), _) => i += 1,
-        _ => return Some(false),
-    }
-    i = skip(text, i, is_js_space)?;
-    if !at(i).is_some_and(is_quote) {
-        return Some(false);
-    }
-    let value_end = skip(text, i + 1, |b| !is_quote(b) && !is_js_space(b))?;
-    Some(value_end - (i + 1) >= GENERIC_SECRET_MIN_LENGTH && at(value_end).is_some_and(is_quote))
-}
-
-/// config-secret, after the name: `[\w.-]*[ \t]*[:=][ \t]*([^\s"'`#][^\s#]{7,200})[ \t]*$` (multi-line).
-fn config_assignment(text: &[u8], end: usize) -> Option<bool> {
-    let is_blank = |b: u8| b == b' ' || b == b'\t';
-    let mut j = skip(text, end, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
-    })?;
-    j = skip(text, j, is_blank)?;
-    if !matches!(text.get(j), Some(b':' | b'=')) {
-        return Some(false);
-    }
-    let value = skip(text, j + 1, is_blank)?;
-    if text.get(value).is_some_and(|&b| is_quote(b) || b == b'#') {
-        return Some(false);
-    }
-    let value_end = skip(text, value, |b| !is_js_space(b) && b != b'#')?;
-    let line_end = skip(text, value_end, is_blank)?;
-    Some(value_end - value >= CONFIG_SECRET_MIN_VALUE && matches!(text.get(line_end), None | Some(b'\n' | b'\r')))
-}
-
-/// Whether a quote is followed by HIGH_ENTROPY_MIN_LENGTH token characters: where secrets.ts's
-/// high-entropy-string rule (`["'\`]([A-Za-z0-9+/_=-]{32,512})["'\`]`) can start.
-fn has_quoted_token(text: &[u8]) -> bool {
+/// Whether secrets.ts's high-entropy-string rule (`["'`]([A-Za-z0-9+/_=-]{32,512})["'`]`, accepted by
+/// `looksRandom`: lower case, upper case and a digit, and at least HIGH_ENTROPY_MIN_BITS of entropy) could flag
+/// something. A run longer than the pattern takes, or within rounding of the entropy bar, counts as yes.
+fn has_random_quoted_token(text: &[u8]) -> bool {
+    let token = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'=' | b'-');
     memchr::memchr3_iter(b'"', b'\'', b'`', text).any(|q| {
-        let run = text[q + 1..]
-            .iter()
-            .take(HIGH_ENTROPY_MIN_LENGTH)
-            .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'=' | b'-'));
-        run.count() >= HIGH_ENTROPY_MIN_LENGTH
+        let run = text[q + 1..].iter().take_while(|b| token(b)).count();
+        if run < HIGH_ENTROPY_MIN_LENGTH {
+            return false;
+        }
+        if run > HIGH_ENTROPY_MAX_LENGTH {
+            return true;
+        }
+        let value = &text[q + 1..q + 1 + run];
+        text.get(q + 1 + run).copied().is_some_and(is_quote)
+            && value.iter().any(u8::is_ascii_lowercase)
+            && value.iter().any(u8::is_ascii_uppercase)
+            && value.iter().any(u8::is_ascii_digit)
+            && entropy_bits(value) >= HIGH_ENTROPY_MIN_BITS - ENTROPY_MARGIN
     })
 }
 
@@ -171,7 +122,17 @@ mod tests {
     use super::{plain_text, SecretGate};
 
     fn gate() -> SecretGate {
-        SecretGate::new(&["://".into(), "secret".into()], &["token".into(), "password".into()]).unwrap()
+        let check = |name: &str, words: &[&str]| (name.to_string(), words.iter().map(|w| w.to_string()).collect());
+        SecretGate::new(&[
+            check("anywhere", &["private key"]),
+            check("assignment", &["token", "password", "secret"]),
+            check("aws-secret", &["secret"]),
+            check("url-credentials", &["://"]),
+            check("sendgrid", &["sg."]),
+            check("stripe", &["_live_", "_test_"]),
+            check("huggingface", &["hf_"]),
+        ])
+        .unwrap()
     }
 
     #[test]
@@ -197,11 +158,61 @@ mod tests {
     #[test]
     fn any_anywhere_keyword_or_quoted_token_needs_the_rules() {
         let g = gate();
-        assert!(g.may_match(b"see https://example.com"));
-        assert!(g.may_match(b"let SECRET_NAME = 1"));
+        assert!(g.may_match(b"-----BEGIN RSA PRIVATE KEY-----"));
         assert!(g.may_match(b"k = \"AbCdEfGhIjKlMnOpQrStUvWxYz012345\""));
         assert!(!g.may_match(b"k = \"AbCdEfGhIjKlMnOpQrStUvWxYz0123\" + short"));
+        assert!(!g.may_match(b"k = \"abcdef0123456789abcdef0123456789abcdef01\"")); // hex: no upper case
+        assert!(!g.may_match(b"k = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAbc12\"")); // low entropy
+        assert!(g.may_match(format!("k = '{}'", "aB1".repeat(200)).as_bytes())); // longer than the pattern takes
         assert!(!g.may_match(b"fn add(a: i32) -> i32 { a + 1 }"));
+    }
+
+    #[test]
+    fn keywords_of_specific_rules_need_their_shape() {
+        let g = gate();
+        for yes in [
+            "AWS_SECRET_ACCESS_KEY = x",
+            "aws_secret_key: x",
+            "\"SecretAccessKey\" => x",
+            "k = SG.abc.def",
+            "sk_live_0123456789abcdef",
+            "rk_test_0123456789abcdefXYZ",
+            "hf_abcdefghijklmnopqrstuvwxyz01234567",
+        ] {
+            assert!(g.may_match(yes.as_bytes()), "{yes:?}");
+        }
+        for no in [
+            "let secret_sauce = 1;",
+            "msg.append(x)",
+            "sg.send()",
+            "XSG.abc.def",
+            "def my_test_case(): pass",
+            "sk_test_short",
+            "self.hf_config = c",
+        ] {
+            assert!(!g.may_match(no.as_bytes()), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn urls_need_credentials() {
+        let g = gate();
+        for yes in [
+            "postgres://app:hunter2@db:5432/x",
+            "https://u:p@h.io",
+            "ftp://x:y:z@h",
+            "http://a:\u{e9}t\u{e9}@h",
+        ] {
+            assert!(g.may_match(yes.as_bytes()), "{yes:?}");
+        }
+        for no in [
+            "http://www.apache.org/licenses/LICENSE-2.0",
+            "see https://h.io:8080/a@b",
+            "git://h.io:@x",
+            "s3://bucket/key",
+        ] {
+            assert!(!g.may_match(no.as_bytes()), "{no:?}");
+        }
     }
 
     #[test]
@@ -209,10 +220,11 @@ mod tests {
         let g = gate();
         for yes in [
             "token = \"0123456789abcdef\"",
+            "DB_SECRET=abc123def456",
             "password:  'abcdefghijkl'",
-            "apiToken := \"xxxxxxxxxxxxxxxx\"",
-            "\"token\" => `abcdefghijklmnop`",
-            "DB_PASSWORD=hunter2hunter2\n",
+            "apiToken := \"x8Kd02mQz7Lp4Rt9\"",
+            "\"token\" => `a8Kd02mQz7Lp4Rt9`",
+            "DB_PASSWORD=hunter2Xq9zLm\n",
             "  - token.value: s3cr3tvalue99  \nnext",
             "token =\u{a0}\"x\"",
         ] {
@@ -221,6 +233,8 @@ mod tests {
         for no in [
             "const tokenizer = makeTokenizer(a, b);",
             "token = \"short\"",
+            "token = \"aaaaaaaaaaaaaaaaaaaa\"",   // no entropy
+            "password = config.db_password_name", // config value without a digit
             "password = getPassword(user) + suffix",
             "tokens.push(t)",
             "let password: string;",

@@ -72,15 +72,15 @@ impl KeywordSet {
         })
     }
 
-    /// Calls `found(keyword index, end offset)` for every occurrence, by start offset; stops at the first `true`.
-    pub fn any(&self, text: &[u8], mut found: impl FnMut(usize, usize) -> bool) -> bool {
+    /// Calls `found(keyword index, start, end)` for every occurrence, by start offset; stops at the first `true`.
+    pub fn any(&self, text: &[u8], mut found: impl FnMut(usize, usize, usize) -> bool) -> bool {
         let mut lower = self.lower.borrow_mut();
         lower.clear();
         lower.extend(text.iter().map(u8::to_ascii_lowercase));
         let mut from = 0;
         while let Some(start) = self.starts.next(&lower, from) {
             for &w in &self.by_first[lower[start] as usize] {
-                if lower[start..].starts_with(&self.words[w]) && found(w, start + self.words[w].len()) {
+                if lower[start..].starts_with(&self.words[w]) && found(w, start, start + self.words[w].len()) {
                     return true;
                 }
             }
@@ -97,7 +97,7 @@ mod tests {
     fn occurrences(words: &[&str], text: &str) -> Vec<(String, usize)> {
         let set = KeywordSet::new(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()).unwrap();
         let mut found = Vec::new();
-        set.any(text.as_bytes(), |w, end| {
+        set.any(text.as_bytes(), |w, _, end| {
             found.push((words[w].to_string(), end));
             false
         });
@@ -125,7 +125,7 @@ mod tests {
     fn stops_at_the_first_yes() {
         let set = KeywordSet::new(&["ab".to_string()]).unwrap();
         let mut calls = 0;
-        assert!(set.any(b"ab ab ab", |_, _| {
+        assert!(set.any(b"ab ab ab", |_, _, _| {
             calls += 1;
             true
         }));
@@ -137,7 +137,7 @@ mod tests {
         let words: Vec<String> = (0..200).map(|i| format!("k{i:03}x")).collect();
         let set = KeywordSet::new(&words).unwrap();
         let mut ends = Vec::new();
-        set.any(b"..K123X..k199x", |w, end| {
+        set.any(b"..K123X..k199x", |w, _, end| {
             ends.push((w, end));
             false
         });

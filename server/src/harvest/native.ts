@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HEURISTIC_RULES, SPECIFIC_RULES, type SecretRule } from './secrets';
-import { PRESET_KEYWORDS } from './secretlint';
+import { SECRETLINT_KEYWORDS } from './secretlint';
 
 /** The addon's file name, beside or above the bundle that loads it (as harvestWorker.js). */
 export const NATIVE_FILE = 'harvestNative.node';
@@ -22,43 +22,62 @@ export interface PlainFile {
 }
 
 interface Addon {
-  PlainFileScanner: new (anywhere: string[], assignment: string[]) => { scan(bytes: Uint8Array): PlainFile | null };
+  PlainFileScanner: new (checks: Record<string, string[]>) => { scan(bytes: Uint8Array): PlainFile | null };
   minhashParameters(): number[];
   minhashSignature(text: string): Uint32Array | null;
 }
 
 /**
- * The rule shapes the addon's gate knows (server/native/src/gate.rs): the assignment rules it follows after their
- * keywords, and the one rule that runs without a keyword. A rule set that differs turns the addon off.
+ * The checks the addon's gate (server/native/src/shapes.rs) gives a keyword's occurrences instead of sending every
+ * file that holds it to JavaScript: each re-states the first part of the listed rules' patterns, for the listed
+ * keywords (all of the rules' keywords when none are listed). A keyword that any other rule uses is checked
+ * 'anywhere' — any occurrence is a yes — so a new or changed rule costs speed, never a missed secret.
  */
-const KNOWN_ASSIGNMENT_RULES: Readonly<Record<string, SecretRule['scope']>> = {
+const SHAPE_CHECKS: readonly { check: string; rules: readonly string[]; keywords?: readonly string[] }[] = [
+  { check: 'assignment', rules: ['generic-secret-assignment', 'config-secret'] },
+  { check: 'url-credentials', rules: ['url-password', 'basicauth'], keywords: ['://'] },
+  { check: 'aws-secret', rules: ['aws-secret-access-key', 'aws'], keywords: ['secret'] },
+  { check: 'sendgrid', rules: ['sendgrid'], keywords: ['sg.'] },
+  { check: 'stripe', rules: ['stripe-key'], keywords: ['_live_', '_test_'] },
+  { check: 'huggingface', rules: ['huggingface-token'], keywords: ['hf_'] },
+];
+/** The scopes the assignment check assumes (it starts at the keyword's end), and the one rule without keywords. */
+const ASSIGNMENT_SCOPES: Readonly<Record<string, SecretRule['scope']>> = {
   'generic-secret-assignment': 'after-keyword',
   'config-secret': 'keyword-line',
 };
 const KNOWN_KEYWORDLESS_RULES = ['high-entropy-string'];
 
-/** Why the rule tables do not fit the addon's gate (empty when they do). */
+/** Why the rule tables do not fit the addon's gate (empty when they do): the addon is then not used. */
 export function gateMismatches(rules: readonly SecretRule[] = [...SPECIFIC_RULES, ...HEURISTIC_RULES]): string[] {
   const problems: string[] = [];
   for (const r of rules) {
     const scoped = r.scope !== undefined && r.scope !== 'text';
-    if (scoped && KNOWN_ASSIGNMENT_RULES[r.id] !== r.scope) problems.push(`${r.id}: scope '${r.scope}' is not one the native gate follows`);
-    if (!scoped && r.id in KNOWN_ASSIGNMENT_RULES) problems.push(`${r.id}: the native gate expects scope '${KNOWN_ASSIGNMENT_RULES[r.id]}'`);
+    if (scoped && ASSIGNMENT_SCOPES[r.id] !== r.scope) problems.push(`${r.id}: scope '${r.scope}' is not one the native gate follows`);
+    if (!scoped && r.id in ASSIGNMENT_SCOPES) problems.push(`${r.id}: the native gate expects scope '${ASSIGNMENT_SCOPES[r.id]}'`);
     if (!r.keywords && !KNOWN_KEYWORDLESS_RULES.includes(r.id)) problems.push(`${r.id}: runs without keywords, which the native gate cannot check`);
   }
   return problems;
 }
 
-/**
- * The keywords whose any occurrence sends a file to JavaScript (rules that search the whole text, and secretlint's
- * preset), and those that only matter as the name in an assignment.
- */
-export function gateKeywords(rules: readonly SecretRule[] = [...SPECIFIC_RULES, ...HEURISTIC_RULES]): { anywhere: string[]; assignment: string[] } {
-  const anywhere = new Set<string>(PRESET_KEYWORDS);
-  for (const r of rules) if (r.scope === undefined || r.scope === 'text') for (const k of r.keywords ?? []) anywhere.add(k);
-  const assignment = new Set<string>();
-  for (const r of rules) if (r.scope !== undefined && r.scope !== 'text') for (const k of r.keywords ?? []) if (!anywhere.has(k)) assignment.add(k);
-  return { anywhere: [...anywhere], assignment: [...assignment] };
+/** Check name → the keywords whose occurrences get it, for RepoTune's rules and secretlint's preset. */
+export function gateChecks(
+  rules: readonly SecretRule[] = [...SPECIFIC_RULES, ...HEURISTIC_RULES],
+  preset: Readonly<Record<string, readonly string[]>> = SECRETLINT_KEYWORDS,
+): Record<string, string[]> {
+  const uses = [...rules.map((r) => [r.id, r.keywords ?? []] as const), ...Object.entries(preset)];
+  const checksOf = new Map<string, Set<string>>();
+  for (const [rule, keywords] of uses) {
+    for (const k of keywords) {
+      const shape = SHAPE_CHECKS.find((c) => c.rules.includes(rule) && (!c.keywords || c.keywords.includes(k)));
+      const set = checksOf.get(k) ?? new Set<string>();
+      set.add(shape?.check ?? 'anywhere');
+      checksOf.set(k, set);
+    }
+  }
+  const out: Record<string, string[]> = {};
+  for (const [k, set] of checksOf) for (const check of set.has('anywhere') ? ['anywhere'] : set) (out[check] ??= []).push(k);
+  return out;
 }
 
 let addon: Addon | null | undefined;
@@ -83,7 +102,6 @@ export function loadAddon(): Addon | null {
 export function plainFileScanner(): ((bytes: Uint8Array) => PlainFile | null) | undefined {
   const native = loadAddon();
   if (!native || gateMismatches().length > 0) return undefined;
-  const { anywhere, assignment } = gateKeywords();
-  const scanner = new native.PlainFileScanner(anywhere, assignment);
+  const scanner = new native.PlainFileScanner(gateChecks());
   return (bytes) => scanner.scan(bytes);
 }

@@ -44,7 +44,7 @@ export const SECRETLINT_KEYWORDS: Readonly<Record<string, readonly string[]>> = 
 };
 /** Files the preset judges by their extension rather than their text. */
 const ALWAYS_LINTED = /\.p12$/i;
-export const PRESET_KEYWORDS = [...new Set(Object.values(SECRETLINT_KEYWORDS).flat())];
+const PRESET_KEYWORDS = [...new Set(Object.values(SECRETLINT_KEYWORDS).flat())];
 /** One pass finds the keywords of RepoTune's rules and of the preset's (each pass costs about one read of the text). */
 const SECRET_SCANNER = new KeywordScanner([...new Set([...RULE_KEYWORDS, ...PRESET_KEYWORDS])]);
 
