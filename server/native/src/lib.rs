@@ -13,18 +13,6 @@ pub mod shapes;
 
 use sha2::{Digest, Sha256};
 
-/// The SHA-256 (raw) and MinHash signature of a plain file (gate.rs), or None when JavaScript must handle it.
-pub fn scan_plain_raw(
-    gate: &gate::SecretGate,
-    bytes: &[u8],
-) -> Option<([u8; 32], Option<[u32; minhash::SIGNATURE_BINS]>)> {
-    let text = gate::plain_text(bytes)?;
-    if gate.may_match(bytes) {
-        return None;
-    }
-    Some((Sha256::digest(bytes).into(), minhash::signature(text)))
-}
-
 /// The SHA-256 and MinHash signature of a plain file (gate.rs), or None when JavaScript must handle it.
 pub fn scan_plain(gate: &gate::SecretGate, bytes: &[u8]) -> Option<(String, Option<[u32; minhash::SIGNATURE_BINS]>)> {
     let text = gate::plain_text(bytes)?;

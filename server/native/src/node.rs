@@ -31,27 +31,6 @@ impl PlainFileScanner {
         Ok(Self { gate })
     }
 
-    /// Like `scan`, into `out` (72 words: the SHA-256 as 8 big-endian words, then the signature) without allocating:
-    /// returns 0 when JavaScript must handle the file, 1 for a plain file without a signature, 2 with one.
-    #[napi]
-    pub fn scan_into(&self, bytes: &[u8], mut out: Uint32Array) -> u32 {
-        // SAFETY: `out` is the caller's typed array, alive for this synchronous call and not read meanwhile.
-        let out = unsafe { out.as_mut() };
-        let Some((sha, signature)) = crate::scan_plain_raw(&self.gate, bytes) else {
-            return 0;
-        };
-        for (i, w) in sha.chunks(4).enumerate() {
-            out[i] = u32::from_be_bytes([w[0], w[1], w[2], w[3]]);
-        }
-        match signature {
-            Some(sig) => {
-                out[8..8 + sig.len()].copy_from_slice(&sig);
-                2
-            }
-            None => 1,
-        }
-    }
-
     /// The hash and signature of a plain file, or null when the JavaScript path must handle it.
     #[napi]
     pub fn scan(&self, bytes: &[u8]) -> Option<PlainFile> {
