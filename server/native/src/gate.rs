@@ -88,6 +88,11 @@ impl SecretGate {
         })
     }
 
+    /// Whether the keyword search runs on SIMD (see KeywordSet::uses_simd).
+    pub fn uses_simd(&self) -> bool {
+        self.keywords.uses_simd()
+    }
+
     pub fn may_match(&self, text: &[u8]) -> bool {
         self.keywords.any(text, |word, start, end| {
             self.shapes[word].iter().any(|s| s.may_match_at(text, start, end))
