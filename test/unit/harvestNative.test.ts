@@ -178,7 +178,7 @@ async function outcomes(root: string, paths: string[], native: boolean): Promise
 }
 
 function comparable(o: FileOutcome) {
-  return 'content' in o ? { ...o, content: Buffer.from(o.content).toString('base64'), signature: o.signature && [...o.signature] } : o;
+  return 'content' in o ? { ...o, content: Buffer.from(o.content as Uint8Array).toString('base64'), signature: o.signature && [...o.signature] } : o;
 }
 
 test('every file has the same outcome with and without the native scan', { skip }, async () => {
@@ -203,17 +203,37 @@ test('every file has the same outcome with and without the native scan', { skip 
   }
 });
 
-test('a harvest gives the same manifest, texts and exclusions with and without the native scan', { skip }, async () => {
+test('a harvest gives the same manifest, texts and exclusions with and without the native scan, threaded or not', { skip }, async () => {
   const repo = outsideTempDir('native-harvest');
   try {
     git(repo, 'init', '-q');
-    writeFiles(repo, { ...trickyFiles(300), 'src/a.ts': 'export const a = 1;\n', 'src/copy.ts': 'export const a = 1;\n' });
+    writeFiles(repo, {
+      ...trickyFiles(300),
+      'src/a.ts': 'export const a = 1;\n',
+      'src/copy.ts': 'export const a = 1;\n',
+      'src/big.ts': `export const big = [${'1, '.repeat(3000)}];\n`,
+      'real/inner.ts': 'export const inner = 2;\n',
+      // Enough files for JavaScript to decide that the threaded harvest starts its worker threads midway.
+      ...Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`cfg/${i}.env`, `DB_PASSWORD=Zq8${i}xL2mN4vR7pT1\n`])),
+    });
+    // What the native reader must leave to JavaScript: a link to a file, and a tracked file whose folder was
+    // replaced by a link after the commit.
+    fs.symlinkSync('src/a.ts', path.join(repo, 'link.ts'));
     commitAll(repo, 'files');
-    const summary = async (nativeScan: boolean) => {
-      const r = await harvest(repo, { nativeScan, workers: 0 });
+    fs.renameSync(path.join(repo, 'real'), path.join(repo, 'moved'));
+    fs.symlinkSync('moved', path.join(repo, 'real'));
+    const summary = async (nativeScan: boolean, workers: number, corpusDir?: string) => {
+      const r = await harvest(repo, { nativeScan, workers, maxFileBytes: 4096, corpusDir });
       return { manifest: r.manifest, excluded: r.excluded, files: r.files.map((f) => [f.path, f.split, f.sha256, f.text]) };
     };
-    assert.deepEqual(await summary(true), await summary(false));
+    const reference = await summary(false, 0);
+    const reasons = Object.fromEntries(reference.excluded.map((e) => [e.path, e.reason]));
+    assert.ok(reasons['src/big.ts'] === 'too-large' && reasons['link.ts'] && reasons['real/inner.ts'], JSON.stringify(reasons));
+    assert.ok(reference.manifest.secretsRedacted['config-secret'] >= 300, 'the .env files are decided in JavaScript');
+    assert.deepEqual(await summary(true, 0), reference);
+    assert.deepEqual(await summary(true, 2), reference, 'native batches on libuv threads, the rest in worker threads');
+    // With a corpus folder the native threads append the texts to its pack themselves, beside the store's appends.
+    assert.deepEqual(await summary(true, 2, path.join(repo, '.corpus')), reference, 'texts read back from the pack');
   } finally {
     removeDir(repo);
   }

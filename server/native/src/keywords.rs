@@ -10,6 +10,11 @@ use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Span};
 use std::cell::RefCell;
 
+thread_local! {
+    /// The lower-cased copy of the text being searched: one buffer per thread, reused from file to file.
+    static LOWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Bytes of each keyword the start search looks for.
 const START_PREFIX_BYTES: usize = 3;
 
@@ -18,7 +23,6 @@ pub struct KeywordSet {
     /// Per first byte: the keywords starting with it.
     by_first: Vec<Vec<usize>>,
     starts: Starts,
-    lower: RefCell<Vec<u8>>,
 }
 
 /// Finds the next position where some keyword starts: SIMD where the CPU has it, else an automaton.
@@ -70,7 +74,6 @@ impl KeywordSet {
             words,
             by_first,
             starts,
-            lower: RefCell::new(Vec::new()),
         })
     }
 
@@ -81,7 +84,10 @@ impl KeywordSet {
 
     /// Calls `found(keyword index, start, end)` for every occurrence, by start offset; stops at the first `true`.
     pub fn any(&self, text: &[u8], mut found: impl FnMut(usize, usize, usize) -> bool) -> bool {
-        let mut lower = self.lower.borrow_mut();
+        LOWER.with_borrow_mut(|lower| self.any_in(text, lower, &mut found))
+    }
+
+    fn any_in(&self, text: &[u8], lower: &mut Vec<u8>, found: &mut impl FnMut(usize, usize, usize) -> bool) -> bool {
         lower.clear();
         lower.extend(text.iter().map(u8::to_ascii_lowercase));
         let mut from = 0;

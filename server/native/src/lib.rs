@@ -4,25 +4,29 @@
 //! hundred MB/s. Everything else (secrets, unusual encodings, exclusions) still goes through the JavaScript path,
 //! which stays the only place where outcomes are decided (see gate.rs). Loaded by server/src/harvest/native.ts.
 
+pub mod batch;
 pub mod gate;
 pub mod keywords;
 pub mod minhash;
 #[cfg(feature = "node")]
 mod node;
+pub mod pack;
 pub mod shapes;
 
 use sha2::{Digest, Sha256};
 
+pub type Signature = [u32; minhash::SIGNATURE_BINS];
+
 /// The SHA-256 and MinHash signature of a plain file (gate.rs), or None when JavaScript must handle it.
-pub fn scan_plain(gate: &gate::SecretGate, bytes: &[u8]) -> Option<(String, Option<[u32; minhash::SIGNATURE_BINS]>)> {
+pub fn scan_plain(gate: &gate::SecretGate, bytes: &[u8]) -> Option<([u8; 32], Option<Signature>)> {
     let text = gate::plain_text(bytes)?;
     if gate.may_match(bytes) {
         return None;
     }
-    Some((hex(&Sha256::digest(bytes)), minhash::signature(text)))
+    Some((Sha256::digest(bytes).into(), minhash::signature(text)))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
         .iter()

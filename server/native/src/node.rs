@@ -1,11 +1,15 @@
 //! The Node-API face of the crate (feature "node"), as server/src/harvest/native.ts calls it.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use napi::bindgen_prelude::Uint32Array;
+use napi::bindgen_prelude::{AsyncTask, Buffer, Uint32Array};
+use napi::{Env, Task};
 use napi_derive::napi;
 
-use crate::{gate, minhash};
+use crate::batch::{self, FileScan};
+use crate::{gate, minhash, pack, Signature};
 
 /// What the JavaScript path would have produced for a plain file (its content is the bytes themselves).
 #[napi(object)]
@@ -15,9 +19,151 @@ pub struct PlainFile {
     pub signature: Option<Uint32Array>,
 }
 
+/// What `scanFiles` settled, per path in the order given; a few arrays per batch rather than objects per file.
+#[napi(object)]
+pub struct ScannedBatch {
+    /// 0: JavaScript must read and decide the file; 1: settled, too short for a signature; 2: settled, signed.
+    pub status: Buffer,
+    /// 32 bytes per path: the SHA-256 of a settled file's bytes.
+    pub sha256: Buffer,
+    /// SIGNATURE_BINS values per path: a signed file's MinHash signature.
+    pub signatures: Uint32Array,
+    /// Per path: a settled file's length in bytes.
+    pub lengths: Vec<u32>,
+    /// With a pack: where each settled file's bytes were appended (else 0).
+    pub offsets: Vec<f64>,
+    /// Without a pack: each settled file's bytes (else null).
+    pub contents: Option<Vec<Option<Buffer>>>,
+}
+
+/// The corpus pack, shared by the JavaScript store and the native scan (pack.rs).
+#[napi]
+pub struct PackWriter {
+    pack: Arc<pack::Pack>,
+}
+
+#[napi]
+impl PackWriter {
+    /// Opens the pack at `path` (created by the store); appends start at its end.
+    #[napi(constructor)]
+    pub fn new(path: String) -> napi::Result<Self> {
+        let pack = pack::Pack::open(std::path::Path::new(&path))
+            .map_err(|e| napi::Error::from_reason(format!("{path}: {e}")))?;
+        Ok(Self { pack: Arc::new(pack) })
+    }
+
+    /// Appends `bytes`; returns their offset.
+    #[napi]
+    pub fn append(&self, bytes: &[u8]) -> napi::Result<f64> {
+        self.pack
+            .append(bytes)
+            .map(|at| at as f64)
+            .map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+}
+
 #[napi]
 pub struct PlainFileScanner {
-    gate: gate::SecretGate,
+    gate: Arc<gate::SecretGate>,
+}
+
+pub struct ScanFiles {
+    gate: Arc<gate::SecretGate>,
+    root: PathBuf,
+    paths: Vec<String>,
+    max_bytes: u64,
+    pack: Option<Arc<pack::Pack>>,
+}
+
+/// One file's result on the libuv thread: settled bytes go to the pack there, when there is one.
+pub enum Scanned {
+    Js,
+    Settled {
+        sha256: [u8; 32],
+        signature: Option<Signature>,
+        length: u32,
+        offset: u64,
+        content: Option<Vec<u8>>,
+    },
+}
+
+impl Task for ScanFiles {
+    type Output = Vec<Scanned>;
+    type JsValue = ScannedBatch;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let mut out = Vec::with_capacity(self.paths.len());
+        for rel in &self.paths {
+            out.push(match batch::scan_file(&self.gate, &self.root, rel, self.max_bytes) {
+                FileScan::Js => Scanned::Js,
+                FileScan::Plain {
+                    content,
+                    sha256,
+                    signature,
+                } => {
+                    let length = content.len() as u32;
+                    match &self.pack {
+                        Some(pack) => {
+                            let offset = pack
+                                .append(&content)
+                                .map_err(|e| napi::Error::from_reason(format!("writing the corpus pack: {e}")))?;
+                            Scanned::Settled {
+                                sha256,
+                                signature,
+                                length,
+                                offset,
+                                content: None,
+                            }
+                        }
+                        None => Scanned::Settled {
+                            sha256,
+                            signature,
+                            length,
+                            offset: 0,
+                            content: Some(content),
+                        },
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let n = output.len();
+        let (mut status, mut sha, mut sigs) =
+            (vec![0u8; n], vec![0u8; n * 32], vec![0u32; n * minhash::SIGNATURE_BINS]);
+        let (mut lengths, mut offsets) = (vec![0u32; n], vec![0f64; n]);
+        let mut contents: Vec<Option<Buffer>> = Vec::with_capacity(n);
+        for (i, scanned) in output.into_iter().enumerate() {
+            let Scanned::Settled {
+                sha256,
+                signature,
+                length,
+                offset,
+                content,
+            } = scanned
+            else {
+                contents.push(None);
+                continue;
+            };
+            status[i] = if signature.is_some() { 2 } else { 1 };
+            sha[i * 32..(i + 1) * 32].copy_from_slice(&sha256);
+            if let Some(s) = signature {
+                sigs[i * minhash::SIGNATURE_BINS..(i + 1) * minhash::SIGNATURE_BINS].copy_from_slice(&s);
+            }
+            (lengths[i], offsets[i]) = (length, offset as f64);
+            contents.push(content.map(Buffer::from));
+        }
+        Ok(ScannedBatch {
+            status: status.into(),
+            sha256: sha.into(),
+            signatures: Uint32Array::new(sigs),
+            lengths,
+            offsets,
+            contents: if self.pack.is_some() { None } else { Some(contents) },
+        })
+    }
 }
 
 #[napi]
@@ -28,7 +174,26 @@ impl PlainFileScanner {
         let mut checks: Vec<(String, Vec<String>)> = checks.into_iter().collect();
         checks.sort(); // the same keyword order, whatever the object's
         let gate = gate::SecretGate::new(&checks).map_err(napi::Error::from_reason)?;
-        Ok(Self { gate })
+        Ok(Self { gate: Arc::new(gate) })
+    }
+
+    /// Reads and scans `paths` (relative to `root`) on a libuv thread (batch.rs); settled files' bytes go to
+    /// `pack` when given, else come back.
+    #[napi(ts_return_type = "Promise<ScannedBatch>")]
+    pub fn scan_files(
+        &self,
+        root: String,
+        paths: Vec<String>,
+        max_bytes: f64,
+        pack: Option<&PackWriter>,
+    ) -> AsyncTask<ScanFiles> {
+        AsyncTask::new(ScanFiles {
+            gate: self.gate.clone(),
+            root: PathBuf::from(root),
+            paths,
+            max_bytes: max_bytes as u64,
+            pack: pack.map(|p| p.pack.clone()),
+        })
     }
 
     /// The hash and signature of a plain file, or null when the JavaScript path must handle it.
@@ -36,7 +201,7 @@ impl PlainFileScanner {
     pub fn scan(&self, bytes: &[u8]) -> Option<PlainFile> {
         let (sha256, signature) = crate::scan_plain(&self.gate, bytes)?;
         Some(PlainFile {
-            sha256,
+            sha256: crate::hex(&sha256),
             signature: signature.map(|s| Uint32Array::new(s.to_vec())),
         })
     }

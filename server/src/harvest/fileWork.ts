@@ -9,6 +9,7 @@ import { plainFileScanner, type PlainFile } from './native';
 import { decode, FileReader } from './read';
 import { scanSecrets, secretlintChecksPath } from './secretlint';
 import { applyRedactions } from './secrets';
+import type { PackedText } from './store';
 import type { ExclusionReason, SecretsMode } from './types';
 
 export interface FileWorkSettings {
@@ -30,8 +31,11 @@ interface Outcome {
 export type FileOutcome =
   | (Outcome & { readonly reason: ExclusionReason })
   | (Outcome & {
-      /** The kept text as UTF-8, in a buffer of its own: sent to the main thread by transfer, not by copy. */
-      readonly content: Uint8Array;
+      /**
+       * The kept text as UTF-8, in a buffer of its own (sent to the main thread by transfer, not by copy), or where
+       * the native scan already appended it to the corpus pack.
+       */
+      readonly content: Uint8Array | PackedText;
       readonly sha256: string;
       readonly signature: Signature | undefined;
     });

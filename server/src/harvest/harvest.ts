@@ -68,7 +68,7 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
     else toRead.push(rel);
   }
   const settings = { root: absRoot, maxBytes, secrets: secretsMode, native: opts.nativeScan };
-  for await (const outcome of processInOrder(toRead, settings, workerCount(opts.workers, toRead.length), opts.workers !== undefined)) {
+  for await (const outcome of processInOrder(toRead, settings, workerCount(opts.workers, toRead.length), opts.workers !== undefined, store.pack)) {
     if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
     bytesIn += outcome.diskBytes;
     for (const [rule, n] of Object.entries(outcome.secretCounts)) secretCounts[rule] = (secretCounts[rule] ?? 0) + n;

@@ -21,8 +21,40 @@ export interface PlainFile {
   readonly signature: Uint32Array | null;
 }
 
+/** What `scanFiles` settled, per path in the order given (server/native/src/node.rs ScannedBatch). */
+export interface ScannedBatch {
+  /** 0: JavaScript must read and decide the file; 1: settled, too short for a signature; 2: settled, signed. */
+  readonly status: Uint8Array;
+  /** 32 bytes per path: a settled file's SHA-256. */
+  readonly sha256: Uint8Array;
+  /** SIGNATURE_BINS values per path: a signed file's MinHash signature. */
+  readonly signatures: Uint32Array;
+  readonly lengths: number[];
+  /** With a pack: where each settled file's bytes were appended. */
+  readonly offsets: number[];
+  /** Without a pack: each settled file's bytes. */
+  readonly contents: (Uint8Array | null)[] | null;
+}
+
+/** The corpus pack file, appended to by the store and the native scan alike (server/native/src/pack.rs). */
+export interface PackWriter {
+  append(bytes: Uint8Array): number;
+}
+
+export interface NativeScanner {
+  /** The hash and signature of a plain file's bytes, or null when JavaScript must decide the file. */
+  scan(bytes: Uint8Array): PlainFile | null;
+  /**
+   * Reads and scans files (relative to `root`) on a libuv thread, as read.ts would read them, and settles the
+   * plain ones; JavaScript must read and decide the rest (a link, a non-file, too large, not plain). Settled
+   * files' bytes go to `pack` when given.
+   */
+  scanFiles(root: string, paths: readonly string[], maxBytes: number, pack?: PackWriter): Promise<ScannedBatch>;
+}
+
 interface Addon {
-  PlainFileScanner: new (checks: Record<string, string[]>) => { scan(bytes: Uint8Array): PlainFile | null };
+  PlainFileScanner: new (checks: Record<string, string[]>) => NativeScanner;
+  PackWriter: new (path: string) => PackWriter;
   minhashParameters(): number[];
   minhashSignature(text: string): Uint32Array | null;
 }
@@ -98,10 +130,25 @@ export function loadAddon(): Addon | null {
   return addon;
 }
 
-/** The scan for plain files, or undefined when the harvest must use JavaScript for every file. */
+let scanner: NativeScanner | null | undefined;
+
+/** The native scanner (one per thread), or undefined when the harvest must use JavaScript for every file. */
+export function nativeScanner(): NativeScanner | undefined {
+  if (scanner === undefined) {
+    const native = loadAddon();
+    scanner = native && gateMismatches().length === 0 ? new native.PlainFileScanner(gateChecks()) : null;
+  }
+  return scanner ?? undefined;
+}
+
+/** A writer for the pack at `file` (which exists), or undefined without the addon. */
+export function packWriter(file: string): PackWriter | undefined {
+  const native = nativeScanner() && loadAddon();
+  return native ? new native.PackWriter(file) : undefined;
+}
+
+/** The scan for plain files' bytes, or undefined when the harvest must use JavaScript for every file. */
 export function plainFileScanner(): ((bytes: Uint8Array) => PlainFile | null) | undefined {
-  const native = loadAddon();
-  if (!native || gateMismatches().length > 0) return undefined;
-  const scanner = new native.PlainFileScanner(gateChecks());
-  return (bytes) => scanner.scan(bytes);
+  const native = nativeScanner();
+  return native && ((bytes) => native.scan(bytes));
 }

@@ -1,15 +1,19 @@
 /**
- * Runs the per-file work (fileWork.ts) over a repository's files and hands back the outcomes in path order — in
- * worker threads when there are enough files to repay starting them, else in this thread. Secret scanning and
- * signing are CPU-bound and per file independent, so they spread over the cores; order is restored here, so the
- * harvest stays deterministic whatever the number of threads.
+ * Runs the per-file work (fileWork.ts) over a repository's files and hands back the outcomes in path order — on
+ * several threads when there are enough files to repay starting them (the native scan's libuv threads, and worker
+ * threads for what JavaScript decides), else in this thread. Secret scanning and signing are CPU-bound and per file
+ * independent, so they spread over the cores; order is restored here, so the harvest stays deterministic whatever
+ * the number of threads.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { FileWork, type FileOutcome, type FileWorkSettings } from './fileWork';
+import { nativeScanner, type NativeScanner, type PackWriter, type ScannedBatch } from './native';
+import { SIGNATURE_BINS } from './neardup';
+import { FileReader } from './read';
 import { HarvestError } from './types';
+import { HarvestWorkers } from './workerPool';
 
 /** Fewer files are processed in this thread: a worker costs ~100 ms to start and to load the secret rules. */
 export const WORKER_MIN_FILES = 2000;
@@ -21,6 +25,8 @@ const BATCH_FILES = 64;
 const BATCHES_AHEAD_PER_WORKER = 3;
 /** Give the event loop a turn this often when working in this thread, so an LSP server stays responsive. */
 const YIELD_EVERY_FILES = 200;
+/** Files JavaScript decides in this thread, when the native scan runs, before worker threads are started. */
+const JS_FILES_BEFORE_WORKERS = 256;
 /** The worker's bundle (esbuild.mjs builds server/src/harvest/worker.ts there), beside or above this bundle. */
 export const WORKER_FILE = 'harvestWorker.js';
 
@@ -39,13 +45,15 @@ export function findWorkerScript(): string | undefined {
 
 /**
  * The outcome of every path, in the order given, from `workers` threads (0: this thread). Stopping the iteration
- * stops the workers. `explicit`: the caller asked for threads, so a missing worker bundle is an error.
+ * stops the workers. `explicit`: the caller asked for threads, so a missing worker bundle is an error. `pack`: the
+ * corpus pack, where the native scan appends the texts it settles (else their bytes come back).
  */
 export async function* processInOrder(
   paths: readonly string[],
   settings: FileWorkSettings,
   workers: number,
   explicit = false,
+  pack?: PackWriter,
 ): AsyncGenerator<FileOutcome> {
   const script = workers > 0 ? findWorkerScript() : undefined;
   if (workers > 0 && !script && explicit) throw new HarvestError(`${WORKER_FILE} is missing beside ${__filename}: rebuild (node esbuild.mjs).`);
@@ -59,56 +67,81 @@ export async function* processInOrder(
     }
     return;
   }
-  yield* inWorkers(paths, settings, workers, script);
+  yield* inThreads(paths, settings, workers, script, settings.native === false ? undefined : nativeScanner(), pack);
 }
 
-async function* inWorkers(paths: readonly string[], settings: FileWorkSettings, n: number, script: string): AsyncGenerator<FileOutcome> {
+/**
+ * Batches of files, several in flight, outcomes in path order. With the native scanner, each batch is first read
+ * and scanned on libuv threads (UV_THREADPOOL_SIZE, 4 by default), and only the files it leaves to JavaScript (a
+ * possible secret, an unusual encoding, a link…) go to JavaScript: in this thread at first, then in worker
+ * threads. Without it, every file goes to the worker threads.
+ */
+async function* inThreads(
+  paths: readonly string[],
+  settings: FileWorkSettings,
+  threads: number,
+  script: string,
+  scanner: NativeScanner | undefined,
+  pack: PackWriter | undefined,
+): AsyncGenerator<FileOutcome> {
+  const reader = new FileReader(settings.root, settings.maxBytes);
+  // JavaScript decides these files: the native scan already declined them.
+  const jsSettings: FileWorkSettings = { ...settings, native: false };
+  let workers: HarvestWorkers | undefined;
+  let here: FileWork | undefined;
+  let decidedHere = 0;
+  const inJs = async (batch: readonly string[]): Promise<FileOutcome[]> => {
+    // A worker thread costs ~100 ms of CPU to start (an isolate, the bundle, the secret rules): the first files
+    // JavaScript decides stay in this thread, and repositories where few need it never start one.
+    if (!scanner || decidedHere >= JS_FILES_BEFORE_WORKERS) return (workers ??= new HarvestWorkers(script, jsSettings, threads)).run(batch);
+    decidedHere += batch.length;
+    here ??= new FileWork(jsSettings);
+    const out: FileOutcome[] = [];
+    for (const p of batch) out.push(await here.process(p));
+    return out;
+  };
+  const runBatch = async (batch: readonly string[]): Promise<FileOutcome[]> => {
+    if (!scanner) return inJs(batch);
+    const toNative = batch.filter((p) => reader.linkedFolder(p) === null);
+    const scanned = await scanner.scanFiles(settings.root, toNative, settings.maxBytes, pack);
+    const settled = new Map<string, FileOutcome>();
+    toNative.forEach((p, i) => {
+      if (scanned.status[i] !== 0) settled.set(p, settledOutcome(p, scanned, i));
+    });
+    const rest = batch.filter((p) => !settled.has(p));
+    const decided = rest.length > 0 ? await inJs(rest) : [];
+    decided.forEach((o) => settled.set(o.path, o));
+    return batch.map((p) => settled.get(p) as FileOutcome);
+  };
   const batches: string[][] = [];
   for (let i = 0; i < paths.length; i += BATCH_FILES) batches.push(paths.slice(i, i + BATCH_FILES));
-  const done = new Map<number, FileOutcome[]>();
-  const pending = new Array<number>(n).fill(0);
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
-  const pool = Array.from({ length: n }, (_, w) => {
-    const worker = new Worker(script, { workerData: settings });
-    worker.on('message', (m: { batch: number; outcomes: FileOutcome[] }) => {
-      done.set(m.batch, m.outcomes);
-      pending[w]--;
-      notify();
-    });
-    worker.on('error', (e) => {
-      failure ??= new HarvestError(`A harvest thread failed: ${e.message}`);
-      notify();
-    });
-    worker.on('exit', (code) => {
-      if (code !== 0) failure ??= new HarvestError(`A harvest thread stopped (exit code ${code}).`);
-      notify();
-    });
-    return worker;
-  });
-  let sent = 0;
+  const inFlight: Promise<FileOutcome[]>[] = [];
+  let started = 0;
   try {
     for (let next = 0; next < batches.length; next++) {
-      while (!done.has(next)) {
-        while (sent < batches.length && sent < next + n * BATCHES_AHEAD_PER_WORKER) {
-          const w = pending.indexOf(Math.min(...pending));
-          pool[w].postMessage({ batch: sent, paths: batches[sent] });
-          pending[w]++;
-          sent++;
-        }
-        if (failure) throw failure;
-        await new Promise<void>((r) => (wake = r));
-        if (failure) throw failure;
+      while (started < batches.length && started < next + threads * BATCHES_AHEAD_PER_WORKER) {
+        const run = runBatch(batches[started++]);
+        run.catch(() => undefined); // awaited below; a batch still running when the harvest stops must not go unhandled
+        inFlight.push(run);
       }
-      const outcomes = done.get(next) ?? [];
-      done.delete(next);
-      yield* outcomes;
+      yield* await (inFlight.shift() as Promise<FileOutcome[]>);
     }
   } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
+    await workers?.close();
   }
+}
+
+/** The outcome of a file the native scan settled: entry `i` of its batch. */
+function settledOutcome(path: string, batch: ScannedBatch, i: number): FileOutcome {
+  const length = batch.lengths[i];
+  const signed = batch.status[i] === 2;
+  return {
+    path,
+    diskBytes: length,
+    secretCounts: {},
+    content: batch.contents?.[i] ?? { offset: batch.offsets[i], length },
+    sha256: Buffer.from(batch.sha256.buffer, batch.sha256.byteOffset + i * 32, 32).toString('hex'),
+    // A view into the batch's array: the near-duplicate index keeps every signature anyway.
+    signature: signed ? batch.signatures.subarray(i * SIGNATURE_BINS, (i + 1) * SIGNATURE_BINS) : undefined,
+  };
 }

@@ -28,9 +28,14 @@ export class FileReader {
     private readonly maxBytes: number,
   ) {}
 
+  /** The reason a link on the path's folders leaves the file out, or null (a cached lstat per folder). */
+  linkedFolder(rel: string): ExclusionReason | null {
+    return this.folderExclusion(path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel));
+  }
+
   /** The file's bytes, or the reason it is left out before its content is looked at. */
   readBytes(rel: string): RawRead {
-    const viaLink = this.folderExclusion(path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel));
+    const viaLink = this.linkedFolder(rel);
     if (viaLink) return { reason: viaLink, diskBytes: 0 };
     const abs = path.join(this.root, rel);
     let stat: fs.Stats;

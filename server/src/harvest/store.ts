@@ -6,17 +6,26 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packWriter, type PackWriter } from './native';
 
 export const PACK_FILE = 'texts.pack';
 
 /** Closes a pack's descriptor once nothing can read from it any more (its store was garbage-collected). */
 const closeWhenUnreachable = new FinalizationRegistry<number>((fd) => fs.close(fd, () => undefined));
 
+/** A text the native scan already appended to the store's pack (see TextStore.pack). */
+export interface PackedText {
+  readonly offset: number;
+  readonly length: number;
+}
+
 /** Texts go in as UTF-8 (as the harvest threads hand them over) and come out as strings. */
 export interface TextStore {
-  put(sha256: string, utf8: Uint8Array): void;
+  put(sha256: string, utf8: Uint8Array | PackedText): void;
   get(sha256: string): string;
   delete(sha256: string): void;
+  /** The pack the native scan may append to directly (a pack store with the addon built). */
+  readonly pack?: PackWriter;
 }
 
 const decoder = new TextDecoder();
@@ -24,7 +33,10 @@ const decoder = new TextDecoder();
 export function memoryStore(): TextStore {
   const texts = new Map<string, Uint8Array>();
   return {
-    put: (sha, utf8) => void texts.set(sha, utf8),
+    put: (sha, utf8) => {
+      if (!(utf8 instanceof Uint8Array)) throw new Error('a memory store holds texts, not pack ranges');
+      texts.set(sha, utf8);
+    },
     get: (sha) => {
       const utf8 = texts.get(sha);
       return utf8 ? decoder.decode(utf8) : '';
@@ -42,14 +54,21 @@ export function packStore(dir: string): TextStore {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, PACK_FILE);
   const fd = fs.openSync(file, 'w+');
-  const index = new Map<string, { offset: number; length: number }>();
+  const index = new Map<string, PackedText>();
+  // With the addon, every append reserves its range through it, so the native scan's threads can append too.
+  const pack = packWriter(file);
   let end = 0;
+  const append = (bytes: Uint8Array): number => {
+    if (pack) return pack.append(bytes);
+    fs.writeSync(fd, bytes, 0, bytes.length, end);
+    end += bytes.length;
+    return end - bytes.length;
+  };
   const store: TextStore = {
+    pack,
     put(sha, bytes) {
       if (index.has(sha)) return;
-      fs.writeSync(fd, bytes, 0, bytes.length, end);
-      index.set(sha, { offset: end, length: bytes.length });
-      end += bytes.length;
+      index.set(sha, bytes instanceof Uint8Array ? { offset: append(bytes), length: bytes.length } : bytes);
     },
     get(sha) {
       const at = index.get(sha);

@@ -12,7 +12,7 @@ if (port) {
     const outcomes: FileOutcome[] = [];
     for (const rel of m.paths) outcomes.push(await work.process(rel));
     // The texts' buffers move to the main thread instead of being copied (each is its own, see read.ts).
-    const buffers = outcomes.flatMap((o) => ('content' in o ? [o.content.buffer as ArrayBuffer] : []));
+    const buffers = outcomes.flatMap((o) => ('content' in o && o.content instanceof Uint8Array ? [o.content.buffer as ArrayBuffer] : []));
     port.postMessage({ batch: m.batch, outcomes }, buffers);
   });
 }
