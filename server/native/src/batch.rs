@@ -1,13 +1,18 @@
 //! Reading and scanning a batch of a repository's files off the JavaScript thread: each file is read the way
 //! server/src/harvest/read.ts reads it (no link followed, nothing past the size limit) and settled here when it is
-//! plain (gate.rs). Anything else — a link, a folder, an oversized or unreadable file, a file JavaScript must
-//! decide — comes back as `Js`, and JavaScript reads and decides it itself, so its outcome cannot differ.
+//! plain (gate.rs), or left out for a reason decided exactly as JavaScript would (decode.rs). Anything else — a
+//! link, a folder, an oversized or unreadable file, a possible secret, a BOM or CR — comes back as `Js`, and
+//! JavaScript reads and decides it itself.
 
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::Path;
 
+use sha2::{Digest, Sha256};
+
+use crate::decode::{decode, Decoded};
 use crate::gate::SecretGate;
+use crate::minhash;
 use crate::Signature;
 
 pub enum FileScan {
@@ -15,6 +20,11 @@ pub enum FileScan {
         content: Vec<u8>,
         sha256: [u8; 32],
         signature: Option<Signature>,
+    },
+    /// Left out for a reason decode.rs decides (an index into decode::REASONS).
+    Excluded {
+        reason: u8,
+        disk_bytes: u64,
     },
     Js,
 }
@@ -34,13 +44,25 @@ pub fn scan_file(gate: &SecretGate, root: &Path, rel: &str, max_bytes: u64) -> F
     if file.take(max_bytes + 1).read_to_end(&mut content).is_err() || content.len() as u64 > max_bytes {
         return FileScan::Js;
     }
-    match crate::scan_plain(gate, &content) {
-        Some((sha256, signature)) => FileScan::Plain {
-            content,
-            sha256,
-            signature,
-        },
-        None => FileScan::Js,
+    let text = match decode(&content) {
+        Decoded::Kept(text) => text,
+        Decoded::Excluded(reason) => {
+            return FileScan::Excluded {
+                reason,
+                disk_bytes: content.len() as u64,
+            }
+        }
+        Decoded::Js => return FileScan::Js,
+    };
+    if gate.may_match(text.as_bytes()) {
+        return FileScan::Js;
+    }
+    let signature = minhash::signature(text);
+    let sha256 = Sha256::digest(&content).into();
+    FileScan::Plain {
+        content,
+        sha256,
+        signature,
     }
 }
 

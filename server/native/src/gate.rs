@@ -1,5 +1,5 @@
 //! Which files may skip the JavaScript path: a file is "plain" when decoding leaves its bytes unchanged and keeps
-//! it (server/src/harvest/filters.ts `decodeContent`), and no secret rule could match in it (secrets.ts and
+//! it (decode.rs, as server/src/harvest/filters.ts `decodeContent`), and no secret rule could match in it (secrets.ts and
 //! secretlint.ts). Every test here is a superset of the JavaScript one it stands for — when in doubt a file goes to
 //! JavaScript, which then decides — so skipping can change speed but never an outcome.
 //! test/unit/harvestNative.test.ts checks that on planted secrets, excluded files and generated texts.
@@ -7,55 +7,18 @@
 use crate::keywords::KeywordSet;
 use crate::shapes::{entropy_bits, is_quote, Shape, ENTROPY_MARGIN};
 
-/// filters.ts BINARY_SNIFF_BYTES.
-const BINARY_SNIFF_BYTES: usize = 8 * 1024;
-/// filters.ts LFS_POINTER_PREFIX.
-const LFS_POINTER_PREFIX: &[u8] = b"version https://git-lfs.github.com/spec/v1";
-/// filters.ts MINIFIED_MIN_CHARS, MINIFIED_AVG_LINE_CHARS, GENERATED_HEADER_LINES.
-const MINIFIED_MIN_CHARS: usize = 1000;
-const MINIFIED_AVG_LINE_CHARS: usize = 200;
-const GENERATED_HEADER_LINES: usize = 10;
-/// Lower-case words that every generated-file marker holds (filters.ts GENERATED_MARKERS).
-const GENERATED_MARKER_WORDS: [&[u8]; 2] = [b"generated", b"do not edit"];
 /// secrets.ts HIGH_ENTROPY_MIN_LENGTH and HIGH_ENTROPY_MIN_BITS, and the longest token its pattern takes.
 const HIGH_ENTROPY_MIN_LENGTH: usize = 32;
 const HIGH_ENTROPY_MAX_LENGTH: usize = 512;
 const HIGH_ENTROPY_MIN_BITS: f64 = 4.5;
 
-/// The text when `bytes` decode to themselves and the file is kept; None when JavaScript must decide (binary,
-/// not UTF-8, LFS pointer, BOM, CR line ends, maybe empty, minified or generated).
+/// The text when `bytes` decode to themselves and the file is kept; None when JavaScript must decide or the
+/// file is left out (decode.rs).
 pub fn plain_text(bytes: &[u8]) -> Option<&str> {
-    if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)]).is_some() {
-        return None;
+    match crate::decode::decode(bytes) {
+        crate::decode::Decoded::Kept(text) => Some(text),
+        _ => None,
     }
-    let text = std::str::from_utf8(bytes).ok()?;
-    if bytes.starts_with(LFS_POINTER_PREFIX) || text.starts_with('\u{feff}') || memchr::memchr(b'\r', bytes).is_some() {
-        return None;
-    }
-    // JavaScript's trim() keeps something iff there is a non-space character; a visible ASCII one settles it.
-    if !bytes.iter().any(|&b| (0x21..=0x7e).contains(&b)) {
-        return None;
-    }
-    let utf16_len = if bytes.is_ascii() {
-        bytes.len()
-    } else {
-        text.chars().map(char::len_utf16).sum::<usize>()
-    };
-    let lines = 1 + memchr::memchr_iter(b'\n', bytes).count();
-    if utf16_len >= MINIFIED_MIN_CHARS && lines * MINIFIED_AVG_LINE_CHARS < utf16_len {
-        return None;
-    }
-    let header_end = memchr::memchr_iter(b'\n', bytes)
-        .nth(GENERATED_HEADER_LINES - 1)
-        .unwrap_or(bytes.len());
-    let header = bytes[..header_end].to_ascii_lowercase();
-    if GENERATED_MARKER_WORDS
-        .iter()
-        .any(|w| memchr::memmem::find(&header, w).is_some())
-    {
-        return None;
-    }
-    Some(text)
 }
 
 /// Whether any secret rule could match a text: each keyword occurrence with its checks (shapes.rs), plus the one

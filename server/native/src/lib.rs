@@ -5,6 +5,7 @@
 //! which stays the only place where outcomes are decided (see gate.rs). Loaded by server/src/harvest/native.ts.
 
 pub mod batch;
+pub mod decode;
 pub mod gate;
 pub mod keywords;
 pub mod minhash;

@@ -22,7 +22,8 @@ pub struct PlainFile {
 /// What `scanFiles` settled, per path in the order given; a few arrays per batch rather than objects per file.
 #[napi(object)]
 pub struct ScannedBatch {
-    /// 0: JavaScript must read and decide the file; 1: settled, too short for a signature; 2: settled, signed.
+    /// 0: JavaScript must read and decide the file; 1: settled, too short for a signature; 2: settled, signed;
+    /// EXCLUDED + r: left out for exclusionReasons()[r].
     pub status: Buffer,
     /// 32 bytes per path: the SHA-256 of a settled file's bytes.
     pub sha256: Buffer,
@@ -34,6 +35,15 @@ pub struct ScannedBatch {
     pub offsets: Vec<f64>,
     /// Without a pack: each settled file's bytes (else null).
     pub contents: Option<Vec<Option<Buffer>>>,
+}
+
+/// `ScannedBatch.status` of a file left out: this plus the index of its reason.
+const EXCLUDED: u8 = 16;
+
+/// The exclusion reasons `scanFiles` decides, in the order of their status codes.
+#[napi]
+pub fn exclusion_reasons() -> Vec<String> {
+    crate::decode::REASONS.iter().map(|r| r.to_string()).collect()
 }
 
 /// The corpus pack, shared by the JavaScript store and the native scan (pack.rs).
@@ -78,6 +88,10 @@ pub struct ScanFiles {
 /// One file's result on the libuv thread: settled bytes go to the pack there, when there is one.
 pub enum Scanned {
     Js,
+    Excluded {
+        reason: u8,
+        disk_bytes: u64,
+    },
     Settled {
         sha256: [u8; 32],
         signature: Option<Signature>,
@@ -96,6 +110,7 @@ impl Task for ScanFiles {
         for rel in &self.paths {
             out.push(match batch::scan_file(&self.gate, &self.root, rel, self.max_bytes) {
                 FileScan::Js => Scanned::Js,
+                FileScan::Excluded { reason, disk_bytes } => Scanned::Excluded { reason, disk_bytes },
                 FileScan::Plain {
                     content,
                     sha256,
@@ -136,24 +151,28 @@ impl Task for ScanFiles {
         let (mut lengths, mut offsets) = (vec![0u32; n], vec![0f64; n]);
         let mut contents: Vec<Option<Buffer>> = Vec::with_capacity(n);
         for (i, scanned) in output.into_iter().enumerate() {
-            let Scanned::Settled {
-                sha256,
-                signature,
-                length,
-                offset,
-                content,
-            } = scanned
-            else {
-                contents.push(None);
-                continue;
-            };
-            status[i] = if signature.is_some() { 2 } else { 1 };
-            sha[i * 32..(i + 1) * 32].copy_from_slice(&sha256);
-            if let Some(s) = signature {
-                sigs[i * minhash::SIGNATURE_BINS..(i + 1) * minhash::SIGNATURE_BINS].copy_from_slice(&s);
+            match scanned {
+                Scanned::Js => contents.push(None),
+                Scanned::Excluded { reason, disk_bytes } => {
+                    (status[i], lengths[i]) = (EXCLUDED + reason, disk_bytes as u32);
+                    contents.push(None);
+                }
+                Scanned::Settled {
+                    sha256,
+                    signature,
+                    length,
+                    offset,
+                    content,
+                } => {
+                    status[i] = if signature.is_some() { 2 } else { 1 };
+                    sha[i * 32..(i + 1) * 32].copy_from_slice(&sha256);
+                    if let Some(s) = signature {
+                        sigs[i * minhash::SIGNATURE_BINS..(i + 1) * minhash::SIGNATURE_BINS].copy_from_slice(&s);
+                    }
+                    (lengths[i], offsets[i]) = (length, offset as f64);
+                    contents.push(content.map(Buffer::from));
+                }
             }
-            (lengths[i], offsets[i]) = (length, offset as f64);
-            contents.push(content.map(Buffer::from));
         }
         Ok(ScannedBatch {
             status: status.into(),

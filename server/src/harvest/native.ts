@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HEURISTIC_RULES, SPECIFIC_RULES, type SecretRule } from './secrets';
 import { SECRETLINT_KEYWORDS } from './secretlint';
+import type { ExclusionReason } from './types';
 
 /** The addon's file name, beside or above the bundle that loads it (as harvestWorker.js). */
 export const NATIVE_FILE = 'harvestNative.node';
@@ -23,7 +24,10 @@ export interface PlainFile {
 
 /** What `scanFiles` settled, per path in the order given (server/native/src/node.rs ScannedBatch). */
 export interface ScannedBatch {
-  /** 0: JavaScript must read and decide the file; 1: settled, too short for a signature; 2: settled, signed. */
+  /**
+   * 0: JavaScript must read and decide the file; 1: settled, too short for a signature; 2: settled, signed;
+   * EXCLUDED_STATUS + r: left out for `exclusionReasons()[r]` (its length is the bytes read).
+   */
   readonly status: Uint8Array;
   /** 32 bytes per path: a settled file's SHA-256. */
   readonly sha256: Uint8Array;
@@ -52,8 +56,12 @@ export interface NativeScanner {
   scanFiles(root: string, paths: readonly string[], maxBytes: number, pack?: PackWriter): Promise<ScannedBatch>;
 }
 
+/** ScannedBatch.status of a file left out: this plus the index of its reason (server/native/src/node.rs). */
+export const EXCLUDED_STATUS = 16;
+
 interface Addon {
   PlainFileScanner: new (checks: Record<string, string[]>) => NativeScanner;
+  exclusionReasons(): string[];
   PackWriter: new (path: string) => PackWriter;
   minhashParameters(): number[];
   minhashSignature(text: string): Uint32Array | null;
@@ -139,6 +147,11 @@ export function nativeScanner(): NativeScanner | undefined {
     scanner = native && gateMismatches().length === 0 ? new native.PlainFileScanner(gateChecks()) : null;
   }
   return scanner ?? undefined;
+}
+
+/** The exclusion reasons the native scan decides, by their index in ScannedBatch.status (empty without it). */
+export function exclusionReasons(): ExclusionReason[] {
+  return (loadAddon()?.exclusionReasons() ?? []) as ExclusionReason[];
 }
 
 /** A writer for the pack at `file` (which exists), or undefined without the addon. */

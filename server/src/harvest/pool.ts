@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileWork, type FileOutcome, type FileWorkSettings } from './fileWork';
-import { nativeScanner, type NativeScanner, type PackWriter, type ScannedBatch } from './native';
+import { EXCLUDED_STATUS, exclusionReasons, nativeScanner, type NativeScanner, type PackWriter, type ScannedBatch } from './native';
 import { SIGNATURE_BINS } from './neardup';
 import { FileReader } from './read';
-import { HarvestError } from './types';
+import { HarvestError, type ExclusionReason } from './types';
 import { HarvestWorkers } from './workerPool';
 
 /** Fewer files are processed in this thread: a worker costs ~100 ms to start and to load the secret rules. */
@@ -85,6 +85,7 @@ async function* inThreads(
   pack: PackWriter | undefined,
 ): AsyncGenerator<FileOutcome> {
   const reader = new FileReader(settings.root, settings.maxBytes);
+  const reasons = exclusionReasons();
   // JavaScript decides these files: the native scan already declined them.
   const jsSettings: FileWorkSettings = { ...settings, native: false };
   let workers: HarvestWorkers | undefined;
@@ -106,7 +107,7 @@ async function* inThreads(
     const scanned = await scanner.scanFiles(settings.root, toNative, settings.maxBytes, pack);
     const settled = new Map<string, FileOutcome>();
     toNative.forEach((p, i) => {
-      if (scanned.status[i] !== 0) settled.set(p, settledOutcome(p, scanned, i));
+      if (scanned.status[i] !== 0) settled.set(p, settledOutcome(p, scanned, i, reasons));
     });
     const rest = batch.filter((p) => !settled.has(p));
     const decided = rest.length > 0 ? await inJs(rest) : [];
@@ -132,9 +133,11 @@ async function* inThreads(
 }
 
 /** The outcome of a file the native scan settled: entry `i` of its batch. */
-function settledOutcome(path: string, batch: ScannedBatch, i: number): FileOutcome {
+function settledOutcome(path: string, batch: ScannedBatch, i: number, reasons: readonly ExclusionReason[]): FileOutcome {
   const length = batch.lengths[i];
-  const signed = batch.status[i] === 2;
+  const status = batch.status[i];
+  if (status >= EXCLUDED_STATUS) return { path, diskBytes: length, secretCounts: {}, reason: reasons[status - EXCLUDED_STATUS] };
+  const signed = status === 2;
   return {
     path,
     diskBytes: length,
