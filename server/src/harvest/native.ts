@@ -160,6 +160,12 @@ export function packWriter(file: string): PackWriter | undefined {
   return native ? new native.PackWriter(file) : undefined;
 }
 
+/** The addon's MinHash signature of a text (neardup.ts's function), or undefined without the addon. */
+export function nativeMinhash(): ((text: string) => Uint32Array | undefined) | undefined {
+  const native = nativeScanner() && loadAddon();
+  return native ? (text) => native.minhashSignature(text) ?? undefined : undefined;
+}
+
 /** The scan for plain files' bytes, or undefined when the harvest must use JavaScript for every file. */
 export function plainFileScanner(): ((bytes: Uint8Array) => PlainFile | null) | undefined {
   const native = nativeScanner();

@@ -12,6 +12,7 @@ import { FileWork, type FileOutcome, type FileWorkSettings } from './fileWork';
 import { EXCLUDED_STATUS, exclusionReasons, nativeScanner, type NativeScanner, type PackWriter, type ScannedBatch } from './native';
 import { SIGNATURE_BINS } from './neardup';
 import { FileReader } from './read';
+import { secretlintChecksPath } from './secretlint';
 import { HarvestError, type ExclusionReason } from './types';
 import { HarvestWorkers } from './workerPool';
 
@@ -26,7 +27,7 @@ const BATCHES_AHEAD_PER_WORKER = 3;
 /** Give the event loop a turn this often when working in this thread, so an LSP server stays responsive. */
 const YIELD_EVERY_FILES = 200;
 /** Files JavaScript decides in this thread, when the native scan runs, before worker threads are started. */
-const JS_FILES_BEFORE_WORKERS = 256;
+const JS_FILES_BEFORE_WORKERS = 128;
 /** The worker's bundle (esbuild.mjs builds server/src/harvest/worker.ts there), beside or above this bundle. */
 export const WORKER_FILE = 'harvestWorker.js';
 
@@ -87,7 +88,7 @@ async function* inThreads(
   const reader = new FileReader(settings.root, settings.maxBytes);
   const reasons = exclusionReasons();
   // JavaScript decides these files: the native scan already declined them.
-  const jsSettings: FileWorkSettings = { ...settings, native: false };
+  const jsSettings: FileWorkSettings = { ...settings, plainScan: false };
   let workers: HarvestWorkers | undefined;
   let here: FileWork | undefined;
   let decidedHere = 0;
@@ -103,7 +104,8 @@ async function* inThreads(
   };
   const runBatch = async (batch: readonly string[]): Promise<FileOutcome[]> => {
     if (!scanner) return inJs(batch);
-    const toNative = batch.filter((p) => reader.linkedFolder(p) === null);
+    // Not under a linked folder (read.ts decides those), nor a file secretlint judges by its name.
+    const toNative = batch.filter((p) => reader.linkedFolder(p) === null && !secretlintChecksPath(p));
     const scanned = await scanner.scanFiles(settings.root, toNative, settings.maxBytes, pack);
     const settled = new Map<string, FileOutcome>();
     toNative.forEach((p, i) => {
