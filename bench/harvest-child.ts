@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { harvest } from '../server/src/harvest/harvest';
-import { workerCount } from '../server/src/harvest/pool';
+import { sizeThreadPoolForHarvest, workerCount } from '../server/src/harvest/pool';
 
 function peakRssBytes(): number {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ ms, workers: used, peakRss: peakRssBytes(), manifest: result.manifest }));
 }
 
+sizeThreadPoolForHarvest(); // as the CLI and the sidecar do
 main().catch((e) => {
   console.error(e);
   process.exit(1);

@@ -30,6 +30,7 @@ import { createCliContext } from './cliCommands/context';
 import { demoCommand, envCommand, evaluateCommand, fineTuneCommand } from './cliCommands/training';
 import { examplesCommand, harvestCommand } from './cliCommands/corpus';
 import { completeCommand, exportAdapterCommand, generateCommand } from './cliCommands/adapter';
+import { sizeThreadPoolForHarvest } from './harvest/pool';
 
 export { DEFAULT_STORAGE, printProgress } from './cliCommands/context';
 
@@ -80,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+sizeThreadPoolForHarvest();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {

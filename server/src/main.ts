@@ -33,7 +33,9 @@ import { buildRetrievalIndex } from './retrieval/repoIndex';
 import { modelCodeDefaults, runGenerateRequest } from './generate/request';
 import { SpecError } from './generate/spec';
 import { NoAdapterError } from './generate/session';
+import { sizeThreadPoolForHarvest } from './harvest/pool';
 
+sizeThreadPoolForHarvest();
 const connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout);
 const documents = new TextDocuments(TextDocument);
 

@@ -1,8 +1,9 @@
 //! RepoTune's native harvest scan, a Node-API addon. The harvest's per-file work in JavaScript (keyword scan,
 //! MinHash, SHA-256 over every character) ran at ~45 MB/s per core, twelve times slower than reading the files;
-//! here the common case — a plain source file that no secret rule could match — is settled in one call at several
-//! hundred MB/s. Everything else (secrets, unusual encodings, exclusions) still goes through the JavaScript path,
-//! which stays the only place where outcomes are decided (see gate.rs). Loaded by server/src/harvest/native.ts.
+//! here the common cases — a plain source file that no secret rule could match (gate.rs), or a file left out for
+//! its content (decode.rs) — are settled at a few hundred MB/s, on libuv threads for whole batches (batch.rs,
+//! pack.rs). Everything else (possible secrets, a BOM or CR, links) still goes through the JavaScript path, which
+//! stays the only place where those are decided. Loaded by server/src/harvest/native.ts.
 
 pub mod batch;
 pub mod decode;

@@ -1,10 +1,11 @@
 /**
- * The native plain-file scan (server/native, a Rust Node-API addon built into dist/harvestNative.node): for a file
- * that decodes to its own bytes and that no secret rule could match, it returns what the JavaScript path would —
- * SHA-256 and MinHash signature — at several times the speed. Every other file still takes the JavaScript path,
- * which alone decides outcomes, so the harvest's result is the same with or without the addon
- * (test/unit/harvestNative.test.ts). Without the addon (another platform, no Rust toolchain at build time, or
- * REPOTUNE_HARVEST_NATIVE=0) everything runs in JavaScript.
+ * The native scan (server/native, a Rust Node-API addon built into dist/harvestNative.node): for a file that
+ * decodes to its own bytes and that no secret rule could match it returns what the JavaScript path would — SHA-256
+ * and MinHash signature — and it decides the content exclusions JavaScript would (binary, minified, generated…),
+ * at several times the speed; with threads it also reads the files and appends them to the corpus pack (pool.ts).
+ * Every other file still takes the JavaScript path, which alone decides secrets, so the harvest's result is the
+ * same with or without the addon (test/unit/harvestNative.test.ts). Without it (another platform, no Rust toolchain
+ * at build time, or REPOTUNE_HARVEST_NATIVE=0) everything runs in JavaScript.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -40,6 +40,14 @@ export function workerCount(requested: number | undefined, files: number): numbe
   return files < WORKER_MIN_FILES ? 0 : Math.min(MAX_WORKERS, os.availableParallelism());
 }
 
+/**
+ * Sizes libuv's thread pool, where the native scan's batches run (4 threads by default), to the harvest's thread
+ * count. Only a process's entry point calls this, before anything has used the pool: libuv reads the setting once.
+ */
+export function sizeThreadPoolForHarvest(): void {
+  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, Math.min(MAX_WORKERS, os.availableParallelism())));
+}
+
 export function findWorkerScript(): string | undefined {
   return [__dirname, path.dirname(__dirname)].map((dir) => path.join(dir, WORKER_FILE)).find((f) => fs.existsSync(f));
 }
