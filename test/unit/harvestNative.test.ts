@@ -14,6 +14,7 @@ import { harvest } from '../../server/src/harvest/harvest';
 import { exclusionReasons, gateChecks, gateMismatches, loadAddon, plainFileScanner } from '../../server/src/harvest/native';
 import { MIN_SHINGLES, minhashSignature, SHINGLE_TOKENS, SIGNATURE_BINS } from '../../server/src/harvest/neardup';
 import {
+  CODE_EXPRESSION,
   CONFIG_SECRET_MIN_ENTROPY,
   GENERIC_SECRET_MIN_ENTROPY,
   HEURISTIC_RULES,
@@ -84,6 +85,8 @@ test('the patterns the native gate follows are the ones it was written for', () 
     assert.ok(presetSource.includes(literal), `secretlint's preset changed: re-check server/native/src/shapes.rs (${literal})`);
   }
   assert.deepEqual([HIGH_ENTROPY_MIN_LENGTH, HIGH_ENTROPY_MIN_BITS, GENERIC_SECRET_MIN_ENTROPY, CONFIG_SECRET_MIN_ENTROPY], [32, 4.5, 3.5, 3.0]);
+  // config-secret's acceptance test that shapes.rs re-states (is_code_expression).
+  assert.equal(CODE_EXPRESSION.source, String.raw`[()[\]{};,]$|\(|^[A-Za-z_$][\w$]*(?:\.[\w$]+)+[,;]?$`);
 });
 
 /** Texts that stress UTF-16 vs UTF-8: astral characters (two units), CJK, combining marks, Unicode spaces. */
@@ -141,6 +144,8 @@ function trickyFiles(n: number): Record<string, string | Uint8Array> {
     // Exact shapes of keys whose rules check lengths: SendGrid (69 characters), AWS secret keys (40).
     () => `${pick([' ', 'm'])}SG.${exact(22, WORD)}.${exact(43, WORD)}\n`,
     () => `${pick(['aws_secret_access_key', 'AWS_SECRET_KEY', 'secretAccessKey'])}${pick([': ', '=', ' = '])}${exact(40, AWS)}${pick([' # note', ';', ''])}\n`,
+    // Config values that look like code (calls, indexes, property paths) beside ones that do not.
+    () => `${caseOf(pick(assignment))}=${pick(['token[0]', 'cfg.db.pass1', 'get_pw(2)', 'Zq8xL2mN4vR7', 'a1.b-c9xQ', 'x$1.y_2,', 'f9.g8;'])}\n`,
     // Config values between the entropy bars, digits without capitals.
     () => `${caseOf(pick(assignment))}=${exact(8 + Math.floor(rng() * 8), 'abcdef0123')}\n`,
     () => `${pick(['sk', 'rk', 'pk', 'tk', ' '])}_${pick(['live', 'test', 'Test'])}_${value()}${value()}\n`,

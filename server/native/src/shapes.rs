@@ -139,7 +139,8 @@ fn generic_assignment(text: &[u8], end: usize) -> Option<bool> {
 }
 
 /// config-secret, after the name: `[\w.-]*[ \t]*[:=][ \t]*([^\s"'`#][^\s#]{7,200})[ \t]*$` (multi-line), accepted
-/// only with a digit and CONFIG_SECRET_MIN_ENTROPY.
+/// only with a digit, CONFIG_SECRET_MIN_ENTROPY and not a code expression (secrets.ts CODE_EXPRESSION). Within the
+/// pattern's 200 characters the value here is the pattern's capture, so these tests are the rule's own.
 fn config_assignment(text: &[u8], end: usize) -> Option<bool> {
     let is_blank = |b: u8| b == b' ' || b == b'\t';
     let mut j = skip(text, end, |b| is_word(b) || matches!(b, b'.' | b'-'))?;
@@ -158,8 +159,35 @@ fn config_assignment(text: &[u8], end: usize) -> Option<bool> {
         value.len() >= CONFIG_SECRET_MIN_VALUE
             && matches!(text.get(line_end), None | Some(b'\n' | b'\r'))
             && value.iter().any(u8::is_ascii_digit)
+            && !is_code_expression(value)
             && entropy_bits(value) >= CONFIG_SECRET_MIN_ENTROPY - ENTROPY_MARGIN,
     )
+}
+
+/// secrets.ts CODE_EXPRESSION, `/[()[\]{};,]$|\(|^[A-Za-z_$][\w$]*(?:\.[\w$]+)+[,;]?$/`: a call, an index, or a
+/// property path — what a secret-named key holds in code rather than in config.
+fn is_code_expression(s: &[u8]) -> bool {
+    if s.last().is_some_and(|b| b"()[]{};,".contains(b)) || s.contains(&b'(') {
+        return true;
+    }
+    // A trailing `,` or `;` was caught above, so the path must fill the value.
+    let ident = |b: &u8| is_word(*b) || *b == b'$';
+    let Some((&first, rest)) = s.split_first() else {
+        return false;
+    };
+    if !(first.is_ascii_alphabetic() || first == b'_' || first == b'$') {
+        return false;
+    }
+    let mut parts = rest.split(|&b| b == b'.');
+    let head_ok = parts.next().is_some_and(|head| head.iter().all(ident));
+    let mut segments = 0;
+    for part in parts {
+        if part.is_empty() || !part.iter().all(ident) {
+            return false;
+        }
+        segments += 1;
+    }
+    head_ok && segments > 0
 }
 
 /// After `://`: `userinfo:password@`, as url-password (`[^\s:/@"'`]{0,100}:([^\s@/"'`]{3,200})@`) and basicauth
@@ -221,4 +249,19 @@ fn aws_secret(text: &[u8], end: usize) -> Option<bool> {
     }
     let op = skip(text, i, is_js_space)?;
     Some(matches!(text.get(op), Some(b':' | b'=')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_code_expression;
+
+    #[test]
+    fn code_expressions_as_the_javascript_pattern_sees_them() {
+        for yes in ["f(x)", "token[0]", "a.b.c", "$x.y2;", "_a.b,", "obj.attr", "x)", "{}"] {
+            assert!(is_code_expression(yes.as_bytes()), "{yes}");
+        }
+        for no in ["abc123xyz", "a..b", "1a.b", "a.", ".a", "Zq8xL2mN4vR7", "a.b-c"] {
+            assert!(!is_code_expression(no.as_bytes()), "{no}");
+        }
+    }
 }

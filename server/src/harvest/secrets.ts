@@ -144,8 +144,9 @@ function isPlaceholder(s: string): boolean {
 }
 
 /** Identifiers, property paths and calls: what a secret-named key holds in code rather than in config. */
+export const CODE_EXPRESSION = /[()[\]{};,]$|\(|^[A-Za-z_$][\w$]*(?:\.[\w$]+)+[,;]?$/;
 function isCodeExpression(s: string): boolean {
-  return /[()[\]{};,]$|\(|^[A-Za-z_$][\w$]*(?:\.[\w$]+)+[,;]?$/.test(s);
+  return CODE_EXPRESSION.test(s);
 }
 
 /** Mixed-case letters and digits with near-random entropy: a key, not a word, a path or a hex digest. */
