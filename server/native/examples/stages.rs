@@ -111,7 +111,12 @@ fn main() {
         let n = files.iter().filter(|b| f(b)).count();
         println!("{name:>8}: {:>7.1} ms ({n} true)", t.elapsed().as_secs_f64() * 1e3);
     };
-    stage("plain", &|b| gate::plain_text(b).is_some());
+    stage("decode", &|b| {
+        matches!(
+            repotune_native::decode::decode(b),
+            repotune_native::decode::Decoded::Kept(_)
+        )
+    });
     stage("gate", &|b| g.may_match(b));
     stage("sha256", &|b| {
         use sha2::Digest;
@@ -120,5 +125,7 @@ fn main() {
     stage("minhash", &|b| {
         std::str::from_utf8(b).map_or(false, |t| minhash::signature(t).is_some())
     });
-    stage("all", &|b| repotune_native::scan_plain(&g, b).is_some());
+    stage("all", &|b| {
+        matches!(repotune_native::settle(&g, b), repotune_native::Settled::Plain { .. })
+    });
 }

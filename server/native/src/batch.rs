@@ -8,11 +8,8 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
-use crate::decode::{decode, Decoded};
 use crate::gate::SecretGate;
-use crate::minhash;
+use crate::Settled;
 use crate::Signature;
 
 pub enum FileScan {
@@ -44,25 +41,17 @@ pub fn scan_file(gate: &SecretGate, root: &Path, rel: &str, max_bytes: u64) -> F
     if file.take(max_bytes + 1).read_to_end(&mut content).is_err() || content.len() as u64 > max_bytes {
         return FileScan::Js;
     }
-    let text = match decode(&content) {
-        Decoded::Kept(text) => text,
-        Decoded::Excluded(reason) => {
-            return FileScan::Excluded {
-                reason,
-                disk_bytes: content.len() as u64,
-            }
-        }
-        Decoded::Js => return FileScan::Js,
-    };
-    if gate.may_match(text.as_bytes()) {
-        return FileScan::Js;
-    }
-    let signature = minhash::signature(text);
-    let sha256 = Sha256::digest(&content).into();
-    FileScan::Plain {
-        content,
-        sha256,
-        signature,
+    match crate::settle(gate, &content) {
+        Settled::Plain { sha256, signature } => FileScan::Plain {
+            content,
+            sha256,
+            signature,
+        },
+        Settled::Excluded(reason) => FileScan::Excluded {
+            reason,
+            disk_bytes: content.len() as u64,
+        },
+        Settled::Js => FileScan::Js,
     }
 }
 

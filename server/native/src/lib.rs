@@ -19,13 +19,28 @@ use sha2::{Digest, Sha256};
 
 pub type Signature = [u32; minhash::SIGNATURE_BINS];
 
-/// The SHA-256 and MinHash signature of a plain file (gate.rs), or None when JavaScript must handle it.
-pub fn scan_plain(gate: &gate::SecretGate, bytes: &[u8]) -> Option<([u8; 32], Option<Signature>)> {
-    let text = gate::plain_text(bytes)?;
-    if gate.may_match(bytes) {
-        return None;
+/// What the native scan makes of a file's bytes.
+pub enum Settled {
+    /// Kept as it is, no secret rule could match (gate.rs): its hash and signature.
+    Plain {
+        sha256: [u8; 32],
+        signature: Option<Signature>,
+    },
+    /// Left out for decode::REASONS[reason].
+    Excluded(u8),
+    /// JavaScript must decide: a possible secret, a BOM or CR.
+    Js,
+}
+
+pub fn settle(gate: &gate::SecretGate, bytes: &[u8]) -> Settled {
+    match decode::decode(bytes) {
+        decode::Decoded::Kept(text) if !gate.may_match(bytes) => Settled::Plain {
+            sha256: Sha256::digest(bytes).into(),
+            signature: minhash::signature(text),
+        },
+        decode::Decoded::Excluded(reason) => Settled::Excluded(reason),
+        _ => Settled::Js,
     }
-    Some((Sha256::digest(bytes).into(), minhash::signature(text)))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -218,7 +218,9 @@ impl PlainFileScanner {
     /// The hash and signature of a plain file, or null when the JavaScript path must handle it.
     #[napi]
     pub fn scan(&self, bytes: &[u8]) -> Option<PlainFile> {
-        let (sha256, signature) = crate::scan_plain(&self.gate, bytes)?;
+        let crate::Settled::Plain { sha256, signature } = crate::settle(&self.gate, bytes) else {
+            return None;
+        };
         Some(PlainFile {
             sha256: crate::hex(&sha256),
             signature: signature.map(|s| Uint32Array::new(s.to_vec())),
