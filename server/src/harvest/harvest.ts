@@ -12,7 +12,6 @@ import { MAX_FILE_BYTES, pathExclusion } from './filters';
 import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION, describeHoldout, type HoldoutSetting } from './holdout';
 import { languageOf } from './languages';
 import { NearDuplicateIndex, type Signature } from './neardup';
-import { nativeScanner } from './native';
 import { processInOrder, workerCount } from './pool';
 import { makeSelection } from './selection';
 import { memoryStore, packStore, type TextStore } from './store';
@@ -69,7 +68,7 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
     else toRead.push(rel);
   }
   const settings = { root: absRoot, maxBytes, secrets: secretsMode, native: opts.nativeScan };
-  const threads = workerCount(opts.workers, toRead.length, opts.nativeScan !== false && nativeScanner() !== undefined);
+  const threads = workerCount(opts.workers, toRead.length, settings);
   for await (const outcome of processInOrder(toRead, settings, threads, opts.workers !== undefined, store.pack)) {
     if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
     bytesIn += outcome.diskBytes;

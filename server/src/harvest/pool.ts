@@ -40,9 +40,15 @@ export const WORKER_FILE = 'harvestWorker.js';
  * Threads for `files` files: `requested` when given (0 = this thread only), else one per core up to MAX_WORKERS
  * for large repositories (smaller ones when the native scan runs).
  */
-export function workerCount(requested: number | undefined, files: number, native = nativeScanner() !== undefined): number {
+export function workerCount(requested: number | undefined, files: number, settings?: Pick<FileWorkSettings, 'native'>): number {
   if (requested !== undefined) return Math.max(0, Math.floor(requested));
+  const native = scannerFor(settings) !== undefined;
   return files < (native ? NATIVE_THREADS_MIN_FILES : WORKER_MIN_FILES) ? 0 : Math.min(MAX_WORKERS, os.availableParallelism());
+}
+
+/** The native scanner, unless the settings turn it off or it is not built. */
+function scannerFor(settings: Pick<FileWorkSettings, 'native'> | undefined): NativeScanner | undefined {
+  return settings?.native === false ? undefined : nativeScanner();
 }
 
 /**
@@ -81,7 +87,7 @@ export async function* processInOrder(
     }
     return;
   }
-  yield* inThreads(paths, settings, workers, script, settings.native === false ? undefined : nativeScanner(), pack);
+  yield* inThreads(paths, settings, workers, script, scannerFor(settings), pack);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
- * Reading one discovered path into its bytes (then `decode` into normalised text), or the reason it is left out. Links are never followed: not
- * the file itself, nor a folder on its path that was replaced by a link (git does not track files beneath one, but
- * the working tree can hold them). Sizes are checked before reading, and no read goes past the size limit, so a
+ * Reading one discovered path into its bytes (then `decode` into normalised text), or the reason it is left out.
+ * Links are never followed: not the file itself, nor a folder on its path that was replaced by a link (git does not
+ * track files beneath one, but the working tree can hold them). Sizes are checked before reading, and no read goes past the size limit, so a
  * 1 GB file costs one stat.
  */
 import * as fs from 'node:fs';
