@@ -48,7 +48,10 @@ test('the addon loads, agrees on the MinHash parameters and knows every secret r
   const checks = gateChecks();
   assert.deepEqual(checks['url-credentials'], ['://']);
   assert.deepEqual(checks.sendgrid, ['sg.']);
-  assert.ok(checks.anywhere.includes('private key') && checks.assignment.includes('password'));
+  assert.ok(checks.anywhere.includes('eyj') && checks.assignment.includes('password'));
+  assert.deepEqual(checks['private-key'], ['private key']);
+  assert.deepEqual(checks['aws-key-id'], ['akia', 'asia', 'abia', 'acca', 'agpa', 'aida', 'aroa', 'a3t']);
+  assert.deepEqual([checks['openai-key'], checks['google-api-key']], [['sk-'], ['aiza']]);
   assert.ok(checks['aws-secret'].includes('secret') && checks.assignment.includes('secret'), "'secret' gets both checks");
   assert.ok(!checks.anywhere.some((k) => Object.entries(checks).some(([c, ks]) => c !== 'anywhere' && ks.includes(k))), "'anywhere' needs no other check");
   // Another preset rule on '://' makes every URL a reason for JavaScript again.
@@ -70,8 +73,16 @@ test('the patterns the native gate follows are the ones it was written for', () 
     'config-secret':
       "^[ \\t-]*(?:export\\s+)?[\\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[\\w.-]*[ \\t]*[:=][ \\t]*([^\\s\"'`#][^\\s#]{7,200})[ \\t]*$",
     'high-entropy-string': "[\"'`]([A-Za-z0-9+/_=-]{32,512})[\"'`]",
+    'private-key': String.raw`-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----[\s\S]*?-----END \1PRIVATE KEY( BLOCK)?-----`,
+    'aws-access-key-id': String.raw`\b((?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|A3T[A-Z0-9])[0-9A-Z]{16})\b`,
+    'openai-style-key': String.raw`\b(sk-(?:proj-|ant-(?:api\d\d-|admin\d\d-)?|svcacct-)?[A-Za-z0-9_-]{20,})\b`,
+    'google-api-key': String.raw`\b(AIza[0-9A-Za-z_-]{35})\b`,
   };
   for (const r of [...SPECIFIC_RULES, ...HEURISTIC_RULES]) if (r.id in followed) assert.equal(r.pattern.source, followed[r.id], r.id);
+  // The checks for these compare case exactly: an /i flag would let other spellings match.
+  for (const id of ['private-key', 'aws-access-key-id', 'openai-style-key', 'google-api-key', 'stripe-key', 'huggingface-token']) {
+    assert.ok(!SPECIFIC_RULES.find((r) => r.id === id)?.pattern.flags.includes('i'), `${id} is case-sensitive`);
+  }
   const checked = Object.keys(followed).length;
   assert.equal([...SPECIFIC_RULES, ...HEURISTIC_RULES].filter((r) => r.id in followed).length, checked, 'every followed rule still exists');
   // …and secretlint's preset rules that shapes.rs follows (the preset's version is pinned in package.json).
@@ -81,6 +92,8 @@ test('the patterns the native gate follows are the ones it was written for', () 
     String.raw`/(?<protocol>(?:https?|ftp|ftps)):\/\/(?<user>[-a-zA-Z0-9_]{1,256}):(?<password>[-a-zA-Z0-9_]{1,256})@`,
     String.raw`/(?<![A-Za-z])SG\.\w{1,128}\.\w{1,128}([-_]?)\w{1,128}/g`,
     '(?:SECRET|secret|Secret)_?(?:ACCESS|access|Access)_?(?:KEY|key|Key)${QUOTE}${CONNECT}',
+    String.raw`/-----BEGIN\s?(DSA|RSA|EC|PGP|OPENSSH)?\s?PRIVATE KEY/gm`,
+    String.raw`/-----BEGIN\s?((?:DSA|RSA|EC|PGP|OPENSSH|[A-Z]{2,16})?\s?PRIVATE KEY(\sBLOCK)?)-----[\s\S]{1,10000}?-----END\s?\1-----/gm`,
   ]) {
     assert.ok(presetSource.includes(literal), `secretlint's preset changed: re-check server/native/src/shapes.rs (${literal})`);
   }
@@ -129,10 +142,10 @@ function trickyFiles(n: number): Record<string, string | Uint8Array> {
   const url = () => `${pick(['https', 'postgres', 'ftp', 'git+ssh'])}://${pick(['', `${value().slice(0, 6)}:`, `${value().slice(0, 6)}:${value()}@`, `u:${value()}@`])}${host()}/${value().slice(0, 5)}`;
   const caseOf = (w: string) => [...w].map((c) => (rng() < 0.3 ? c.toUpperCase() : c)).join('');
   const value = () => {
-    const alphabet = pick(['abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 'abcXYZ0123456789', 'aZ09/+_-=.x$#{']);
+    const alphabet = pick(['abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 'abcXYZ0123456789', 'aZ09/+_-=.x$#{', 'aZ09é—▁😀\u00a0\u2028\ufeff', 'αβγδεζηθικλμνξ']);
     return Array.from({ length: 4 + Math.floor(rng() * 40) }, () => alphabet[Math.floor(rng() * alphabet.length)]).join('');
   };
-  const ops = [' = ', '=', ': ', ' := ', ' => ', ':', ' == ', ' ', '\n= ', '\u00a0=\u00a0'];
+  const ops = [' = ', '=', ': ', ' := ', ' => ', ':', ' == ', ' ', '\n= ', '\u00a0=\u00a0', ' — ', '=\u2028'];
   const quotes = ['"', "'", '`', ''];
   const risky = [
     () => `${pick(['db', 'my_', '', 'x.'])}${caseOf(pick(assignment))}${pick(['', 's', '_v', '"', "'"])}${pick(ops)}${pick(quotes)}${value()}${pick(quotes)}${pick(['\n', ' # c\n', ';\n', ' \t\n', ''])}`,
@@ -150,12 +163,18 @@ function trickyFiles(n: number): Record<string, string | Uint8Array> {
     () => `${caseOf(pick(assignment))}=${exact(8 + Math.floor(rng() * 8), 'abcdef0123')}\n`,
     () => `${pick(['sk', 'rk', 'pk', 'tk', ' '])}_${pick(['live', 'test', 'Test'])}_${value()}${value()}\n`,
     () => `${pick(['', 'self.', 'x'])}${pick(['hf', 'HF'])}_${value()}${value()}\n`,
+    // Case-sensitive keys around their length bars, after word characters or not, cut by non-ASCII characters.
+    () => `${pick(['', ' ', 'x', '_', 'é'])}${pick(['AKIA', 'ASIA', 'AIDA', 'A3T', 'Asia', 'akia'])}${exact(14 + Math.floor(rng() * 5), 'ABCXYZ0129')}${pick(['', ' ', 'x', 'é'])}\n`,
+    () => `${pick(['', ' ', 'ta', '('])}${pick(['sk-', 'SK-', 'Sk-'])}${pick(['', '', 'proj-', 'ant-api03-'])}${exact(19 + Math.floor(rng() * 3), WORD)}${pick(['', 'é', '\u00a0', ' '])}\n`,
+    () => `${pick(['', ' ', 'x'])}${pick(['AIza', 'aiza', 'AIZA'])}${exact(33 + Math.floor(rng() * 5), `${WORD}-`)}\n`,
+    () => `-----BEGIN ${pick(['RSA ', '', 'EC '])}${pick(['PRIVATE KEY', 'private key', 'Private Key'])}-----\n${exact(64, AWS)}\n-----END ${pick(['RSA ', '', 'EC '])}PRIVATE KEY-----\n`,
   ];
   const benign = [
     () => `function f${Math.floor(rng() * 1e6)}(a, b) {\n  return a + b * ${Math.floor(rng() * 100)};\n}\n`,
     () => `// ${pick(['TODO', 'note', 'générée', '生成', 'see docs'])} ${value()}\n`,
     () => `# Licensed under the Apache License, see http://www.apache.org/licenses/LICENSE-2.0 and https://h.io:8080/a@b\n`,
     () => `msg.append(${pick(['x', 'secret_sauce', 'my_test_case', 'self.hf_config'])})\n`,
+    () => `# ${pick(['Asia/Tokyo', 'a risk-free task-queue', 'the private key is read', 'per token — a score'])}\n`,
     // Assignment keywords outside an assignment's shape: the gate must let these through.
     () => `const ${caseOf(pick(assignment))}izer = make(${pick(assignment)}s, "${value().slice(0, 8)}");\n`,
   ];

@@ -49,9 +49,21 @@ impl SecretGate {
     }
 
     pub fn may_match(&self, text: &[u8]) -> bool {
+        self.first_reason(text).is_some()
+    }
+
+    /// Why a text may match (for diagnostics, examples/stages.rs): the first keyword whose check said yes, with
+    /// the check, or the quoted random-looking token; None when no rule could match.
+    pub fn first_reason(&self, text: &[u8]) -> Option<String> {
+        let mut reason = None;
         self.keywords.any(text, |word, start, end| {
-            self.shapes[word].iter().any(|s| s.may_match_at(text, start, end))
-        }) || has_random_quoted_token(text)
+            let shape = self.shapes[word].iter().find(|s| s.may_match_at(text, start, end));
+            if let Some(s) = shape {
+                reason = Some(format!("{:?} {:?}", s, String::from_utf8_lossy(&text[start..end])));
+            }
+            shape.is_some()
+        });
+        reason.or_else(|| has_random_quoted_token(text).then(|| "quoted random token".to_string()))
     }
 }
 
@@ -84,7 +96,11 @@ mod tests {
     fn gate() -> SecretGate {
         let check = |name: &str, words: &[&str]| (name.to_string(), words.iter().map(|w| w.to_string()).collect());
         SecretGate::new(&[
-            check("anywhere", &["private key"]),
+            check("anywhere", &["eyj"]),
+            check("private-key", &["private key"]),
+            check("aws-key-id", &["akia", "asia", "aida", "a3t"]),
+            check("openai-key", &["sk-"]),
+            check("google-api-key", &["aiza"]),
             check("assignment", &["token", "password", "secret"]),
             check("aws-secret", &["secret"]),
             check("url-credentials", &["://"]),
@@ -98,7 +114,7 @@ mod tests {
     #[test]
     fn any_anywhere_keyword_or_quoted_token_needs_the_rules() {
         let g = gate();
-        assert!(g.may_match(b"-----BEGIN RSA PRIVATE KEY-----"));
+        assert!(g.may_match(b"t = eyJhbGciOi"));
         assert!(g.may_match(b"k = \"AbCdEfGhIjKlMnOpQrStUvWxYz012345\""));
         assert!(!g.may_match(b"k = \"AbCdEfGhIjKlMnOpQrStUvWxYz0123\" + short"));
         assert!(!g.may_match(b"k = \"abcdef0123456789abcdef0123456789abcdef01\"")); // hex: no upper case
@@ -118,6 +134,14 @@ mod tests {
             "sk_live_0123456789abcdef",
             "rk_test_0123456789abcdefXYZ",
             "hf_abcdefghijklmnopqrstuvwxyz01234567",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "id=AKIAIOSFODNN7EXAMPLE",
+            "'ASIA0123456789ABCDEF'",
+            "A3TX0123456789ABCDEF",
+            "\u{e9}AIDA0123456789ABCDEF",
+            "key: sk-proj-abcdefghij0123456789",
+            "(sk-ant-api03-abcdefghij_0123456789)",
+            "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
         ] {
             assert!(g.may_match(yes.as_bytes()), "{yes:?}");
         }
@@ -129,6 +153,19 @@ mod tests {
             "def my_test_case(): pass",
             "sk_test_short",
             "self.hf_config = c",
+            "# read the private key from disk",
+            "Asia/Tokyo",
+            "ASIAN_MARKETS",
+            "XAKIAIOSFODNN7EXAMPLE",
+            "akiaiosfodnn7example",
+            "AKIAIOSFODNN7EXAMPL",
+            "task-queue and risk-free",
+            "sk-short",
+            "mask-abcdefghij0123456789abcd",
+            "AIzaShort",
+            "sk-abcdefghij\u{e9}0123456789",
+            "sk-abcdefghij\u{a0}0123456789",
+            "aiza0123456789abcdefghijklmnopqrstuvwxyz",
         ] {
             assert!(!g.may_match(no.as_bytes()), "{no:?}");
         }
@@ -167,6 +204,11 @@ mod tests {
             "DB_PASSWORD=hunter2Xq9zLm\n",
             "  - token.value: s3cr3tvalue99  \nnext",
             "token =\u{a0}\"x\"",
+            "token =\u{feff}\"0123456789abcdef\"",
+            "token = \"\u{e9}t\u{e9}0123456789abcdef\"", // length and entropy in UTF-16 units: JavaScript's call
+            "token = \"\u{3b1}\u{3b2}\u{3b3}\u{3b4}\u{3b5}\u{3b6}\u{3b7}\u{3b8}\u{3b9}\u{3ba}\u{3bb}\u{3bc}\"", // 3.58 bits
+            "DB_TOKEN=abc123def456\u{2028}",
+            "http://user:p\u{e4}ss@h.io",
         ] {
             assert!(g.may_match(yes.as_bytes()), "{yes:?}");
         }
@@ -179,6 +221,14 @@ mod tests {
             "tokens.push(t)",
             "let password: string;",
             "DB_PASSWORD=short\n",
+            "per token \u{2014} the router score",
+            "image_token \u{2014} = x",
+            "self.pre_tokenizer = pre_tokenizers.Metaspace(replacement=\"\u{2581}\")",
+            "see https://\u{e9}t\u{e9}.example/a@b",
+            "https://user\u{a0}name:pass@h.io",
+            "https://user\u{2028}name:pass@h.io",
+            "sk-abcdefghij\u{3000}0123456789",
+            "token = \"0123456789abcdef\u{a0}\"",
         ] {
             assert!(!g.may_match(no.as_bytes()), "{no:?}");
         }

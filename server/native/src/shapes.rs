@@ -1,8 +1,9 @@
 //! What must follow (or surround) a keyword for the secret rules it gates to match there. Each check re-states the
 //! first part of its rules' patterns (server/src/harvest/secrets.ts and secretlint's preset 10.2.2; the patterns
 //! are pinned by test/unit/harvestNative.test.ts) and answers yes wherever a rule could match: lengths are not
-//! bounded above, and a non-ASCII character stops a check with yes (it may be one of JavaScript's Unicode spaces
-//! or line ends). JavaScript then decides, so a yes costs time, never an outcome.
+//! bounded above, a Unicode space or line end stops a check with yes (the rules' `\s` and `$` may take it), and
+//! so does a value holding other non-ASCII characters where a length in UTF-16 units or an entropy would decide.
+//! JavaScript then decides, so a yes costs time, never an outcome.
 
 /// A keyword's check, by the name server/src/harvest/native.ts gives it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -21,6 +22,14 @@ pub enum Shape {
     Stripe,
     /// huggingface-token: `\b(hf_[A-Za-z0-9]{34,})\b`.
     HuggingFace,
+    /// private-key and secretlint's privatekey: `PRIVATE KEY` in capitals.
+    PrivateKey,
+    /// aws-access-key-id: `\b((?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|A3T[A-Z0-9])[0-9A-Z]{16})\b`.
+    AwsKeyId,
+    /// openai-style-key: `\b(sk-(?:proj-|ant-(?:api\d\d-|admin\d\d-)?|svcacct-)?[A-Za-z0-9_-]{20,})\b`.
+    OpenAiKey,
+    /// google-api-key: `\b(AIza[0-9A-Za-z_-]{35})\b`.
+    GoogleApiKey,
 }
 
 /// secrets.ts: generic-secret-assignment takes values of `{12,200}`, config-secret `[^\s"'`#][^\s#]{7,200}`.
@@ -33,6 +42,10 @@ const CONFIG_SECRET_MIN_ENTROPY: f64 = 3.0;
 pub const ENTROPY_MARGIN: f64 = 1e-9;
 const STRIPE_MIN_KEY: usize = 16;
 const HUGGINGFACE_MIN_TOKEN: usize = 34;
+/// The least each key pattern takes after its literal (A3T's fourth character counts as part of the key here).
+const AWS_KEY_ID_MIN_TAIL: usize = 16;
+const OPENAI_KEY_MIN_TAIL: usize = 20;
+const GOOGLE_API_KEY_TAIL: usize = 35;
 
 impl Shape {
     pub fn from_name(name: &str) -> Option<Shape> {
@@ -44,6 +57,10 @@ impl Shape {
             "sendgrid" => Shape::Sendgrid,
             "stripe" => Shape::Stripe,
             "huggingface" => Shape::HuggingFace,
+            "private-key" => Shape::PrivateKey,
+            "aws-key-id" => Shape::AwsKeyId,
+            "openai-key" => Shape::OpenAiKey,
+            "google-api-key" => Shape::GoogleApiKey,
             _ => return None,
         })
     }
@@ -64,16 +81,54 @@ impl Shape {
                 let token = skip(text, end, |b| b.is_ascii_alphanumeric());
                 token.map(|t| found == b"hf_" && t - end >= HUGGINGFACE_MIN_TOKEN)
             }
+            Shape::PrivateKey => Some(found == b"PRIVATE KEY"),
+            Shape::AwsKeyId => {
+                let capitals = !found.iter().any(u8::is_ascii_lowercase);
+                key_after_literal(text, start, end, capitals, AWS_KEY_ID_MIN_TAIL, |b| {
+                    b.is_ascii_uppercase() || b.is_ascii_digit()
+                })
+            }
+            Shape::OpenAiKey => key_after_literal(text, start, end, found == b"sk-", OPENAI_KEY_MIN_TAIL, |b| {
+                is_word(b) || b == b'-'
+            }),
+            Shape::GoogleApiKey => key_after_literal(text, start, end, found == b"AIza", GOOGLE_API_KEY_TAIL, |b| {
+                is_word(b) || b == b'-'
+            }),
         };
         answer.unwrap_or(true)
     }
 }
 
-/// Scans the bytes from `i` while `keep` holds; None at a non-ASCII byte.
-pub fn skip(text: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> Option<usize> {
+/// Scans from `i` while the ASCII class `keep` holds, as a pattern's `[...]` or `\w` without the u flag: another
+/// character ends the class. None (yes) at a Unicode space or line end where the class takes ASCII spaces: `\s`
+/// in a rule may take it.
+pub fn skip(text: &[u8], i: usize, keep: impl Fn(u8) -> bool) -> Option<usize> {
+    skip_class(text, i, keep, false)
+}
+
+/// Scans from `i` over a negated class such as `[^\s"'`]`: besides the ASCII bytes `keep` takes, every non-ASCII
+/// character but a Unicode space or line end belongs to it.
+pub fn skip_negated(text: &[u8], i: usize, keep: impl Fn(u8) -> bool) -> Option<usize> {
+    skip_class(text, i, keep, true)
+}
+
+fn skip_class(text: &[u8], mut i: usize, keep: impl Fn(u8) -> bool, non_ascii_inside: bool) -> Option<usize> {
     while let Some(&b) = text.get(i) {
         if b >= 0x80 {
-            return None;
+            let c = char_at(text, i)?;
+            if is_unicode_space(c) {
+                // A class that takes ASCII spaces (`\s`, `[ \t]`) may take this one too; the negated classes
+                // followed here exclude `\s`, and the other ASCII classes take no space.
+                if keep(b' ') {
+                    return None;
+                }
+                break;
+            }
+            if !non_ascii_inside {
+                break;
+            }
+            i += c.len_utf8();
+            continue;
         }
         if !keep(b) {
             break;
@@ -81,6 +136,23 @@ pub fn skip(text: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> Option<usiz
         i += 1;
     }
     Some(i)
+}
+
+/// JavaScript's non-ASCII `\s` and line ends: Unicode's White_Space (which also has U+0085: a needless yes) and
+/// the byte-order mark; U+180E, a space in older Unicode versions, to be safe.
+fn is_unicode_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{feff}' || c == '\u{180e}'
+}
+
+/// The character starting at byte `i`, or None where the bytes are not UTF-8.
+fn char_at(text: &[u8], i: usize) -> Option<char> {
+    let len = match text[i] {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => return None,
+    };
+    std::str::from_utf8(text.get(i..i + len)?).ok()?.chars().next()
 }
 
 pub fn is_js_space(b: u8) -> bool {
@@ -111,6 +183,12 @@ pub fn entropy_bits(s: &[u8]) -> f64 {
         .sum()
 }
 
+/// Whether JavaScript's shannonEntropy could reach `bits` on this value: it counts UTF-16 units, so a value with
+/// non-ASCII characters is a yes.
+fn entropy_at_least(value: &[u8], bits: f64) -> bool {
+    !value.is_ascii() || entropy_bits(value) >= bits - ENTROPY_MARGIN
+}
+
 /// generic-secret-assignment, tried right after the name: `["']?\s*(?::=|=>|[:=])\s*["'`]([^"'`\s]{12,200})["'`]`,
 /// accepted only with GENERIC_SECRET_MIN_ENTROPY.
 fn generic_assignment(text: &[u8], end: usize) -> Option<bool> {
@@ -129,12 +207,13 @@ fn generic_assignment(text: &[u8], end: usize) -> Option<bool> {
     if !at(i).is_some_and(is_quote) {
         return Some(false);
     }
-    let value_end = skip(text, i + 1, |b| !is_quote(b) && !is_js_space(b))?;
+    let value_end = skip_negated(text, i + 1, |b| !is_quote(b) && !is_js_space(b))?;
     let value = &text[i + 1..value_end];
+    // A UTF-8 length is at least the UTF-16 one JavaScript counts, so the length test stays a superset.
     Some(
         value.len() >= GENERIC_SECRET_MIN_LENGTH
             && at(value_end).is_some_and(is_quote)
-            && entropy_bits(value) >= GENERIC_SECRET_MIN_ENTROPY - ENTROPY_MARGIN,
+            && entropy_at_least(value, GENERIC_SECRET_MIN_ENTROPY),
     )
 }
 
@@ -152,7 +231,7 @@ fn config_assignment(text: &[u8], end: usize) -> Option<bool> {
     if text.get(start).is_some_and(|&b| is_quote(b) || b == b'#') {
         return Some(false);
     }
-    let value_end = skip(text, start, |b| !is_js_space(b) && b != b'#')?;
+    let value_end = skip_negated(text, start, |b| !is_js_space(b) && b != b'#')?;
     let line_end = skip(text, value_end, is_blank)?;
     let value = &text[start..value_end];
     Some(
@@ -160,7 +239,7 @@ fn config_assignment(text: &[u8], end: usize) -> Option<bool> {
             && matches!(text.get(line_end), None | Some(b'\n' | b'\r'))
             && value.iter().any(u8::is_ascii_digit)
             && !is_code_expression(value)
-            && entropy_bits(value) >= CONFIG_SECRET_MIN_ENTROPY - ENTROPY_MARGIN,
+            && entropy_at_least(value, CONFIG_SECRET_MIN_ENTROPY),
     )
 }
 
@@ -194,12 +273,28 @@ fn is_code_expression(s: &[u8]) -> bool {
 /// (`[-a-zA-Z0-9_]{1,256}:[-a-zA-Z0-9_]{1,256}@`) need it; both classes are within the ones followed here.
 fn url_credentials(text: &[u8], end: usize) -> Option<bool> {
     let stops = |b: u8| is_js_space(b) || is_quote(b) || matches!(b, b'/' | b'@');
-    let colon = skip(text, end, |b| !stops(b) && b != b':')?;
+    let colon = skip_negated(text, end, |b| !stops(b) && b != b':')?;
     if text.get(colon) != Some(&b':') {
         return Some(false);
     }
-    let at = skip(text, colon + 1, |b| !stops(b))?;
+    let at = skip_negated(text, colon + 1, |b| !stops(b))?;
     Some(at > colon + 1 && text.get(at) == Some(&b'@'))
+}
+
+/// A key pattern of the form `\b(LITERAL[class]{min_tail,…})`: the literal in its exact case (`exact_case`, the
+/// keyword search ignores case), no `\w` right before it, and at least `min_tail` bytes of `class` after it.
+fn key_after_literal(
+    text: &[u8],
+    start: usize,
+    end: usize,
+    exact_case: bool,
+    min_tail: usize,
+    class: impl Fn(u8) -> bool,
+) -> Option<bool> {
+    if !exact_case || start.checked_sub(1).is_some_and(|i| is_word(text[i])) {
+        return Some(false);
+    }
+    Some(skip(text, end, class)? - end >= min_tail)
 }
 
 /// `SG.` in capitals, no ASCII letter before it, then `\w+\.`.

@@ -81,6 +81,12 @@ const SHAPE_CHECKS: readonly { check: string; rules: readonly string[]; keywords
   { check: 'sendgrid', rules: ['sendgrid'], keywords: ['sg.'] },
   { check: 'stripe', rules: ['stripe-key'], keywords: ['_live_', '_test_'] },
   { check: 'huggingface', rules: ['huggingface-token'], keywords: ['hf_'] },
+  // Case-sensitive patterns whose keywords, searched without case, turn up in prose: "Asia", "risk-free", "the
+  // private key". These were 60% of the bytes sent to JavaScript in a corpus of real Python code.
+  { check: 'private-key', rules: ['private-key', 'privatekey'], keywords: ['private key'] },
+  { check: 'aws-key-id', rules: ['aws-access-key-id'] },
+  { check: 'openai-key', rules: ['openai-style-key'], keywords: ['sk-'] },
+  { check: 'google-api-key', rules: ['google-api-key'], keywords: ['aiza'] },
 ];
 /** The scopes the assignment check assumes (it starts at the keyword's end), and the one rule without keywords. */
 const ASSIGNMENT_SCOPES: Readonly<Record<string, SecretRule['scope']>> = {
