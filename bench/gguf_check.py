@@ -15,7 +15,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server" / "trainer"))
 
-from repotune_trainer.demo_model import write_demo_model  # noqa: E402 - after the path setup
+from repotune_trainer.demo_model import write_demo_model, write_random_adapter  # noqa: E402 - after the path setup
 from repotune_trainer.export_gguf import export_gguf  # noqa: E402
 
 NEW_TOKENS = 16
@@ -24,21 +24,14 @@ PROMPTS = [[11, 42, 7, 300, 5, 19, 64, 2], [1027, 100, 200, 300, 1029, 50, 60, 1
 
 
 def main() -> int:
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     out = Path(sys.argv[1]).resolve()
     model_dir, adapter_dir = out / "demo-model", out / "adapter"
     if not (model_dir / "config.json").is_file():
         write_demo_model(model_dir, seed=0)
-    torch.manual_seed(1)
-    base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
-    lora = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
-    with torch.no_grad():
-        for name, p in lora.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0.0, 0.02)  # PEFT starts lora_B at zero: the adapter would change nothing
-    lora.save_pretrained(str(adapter_dir))
+    write_random_adapter(model_dir, adapter_dir)
     for tensor_type in ("f32", "q8_0"):
         export_gguf(str(model_dir), str(adapter_dir), str(out / tensor_type), tensor_type)
     reference = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32),

@@ -194,6 +194,25 @@ def write_demo_model(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     return out
 
 
+def write_random_adapter(model_dir: str | os.PathLike, out_dir: str | os.PathLike, *, rank: int = 4, seed: int = 1) -> Path:
+    """Writes a LoRA adapter (all linear layers) of the model in model_dir with random, nonzero weights: PEFT starts
+    lora_B at zero, so a fresh adapter changes nothing, and tests of merging and exporting need one that does."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    model = get_peft_model(base, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear"))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.02)
+    out = Path(out_dir)
+    model.save_pretrained(str(out))
+    return out
+
+
 def _write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 

@@ -23,7 +23,7 @@ import numpy as np
 from .checkpoint import ADAPTER_META, now_iso
 from .errors import BAD_DATA, require_module
 from .export_onnx import ExportError, _check_adapter_dir, _eos_token_ids, _load_merged_model, _read_config
-from .export_staging import adapter_metadata, staged_export
+from .export_staging import adapter_metadata, run_export_cli, staged_export
 
 GGUF_FILE = "model.gguf"
 # Weight types: the export's `quantize` option (shared with the ONNX export) → GGUF tensor type of 2-D weights.
@@ -185,13 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adapter", help="PEFT adapter directory (omitted: the base model alone)")
     ap.add_argument("--out", required=True, help="output directory (replaced if it exists)")
     ap.add_argument("--type", default="f16", choices=TENSOR_TYPES, help="weight type of the matrices")
-    args = ap.parse_args(argv)
-    try:
-        print(json.dumps(export_gguf(args.model, args.adapter, args.out, args.type)))
-    except ExportError as e:
-        print(f"error ({e.kind}): {e.message}", file=sys.stderr)
-        return 1
-    return 0
+    return run_export_cli(ap, lambda a: export_gguf(a.model, a.adapter, a.out, a.type), argv)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from .checkpoint import ADAPTER_META, TOKENIZER_FILES, now_iso
 from .errors import require_module
-from .export_onnx import ExportError, _check_adapter_dir, _load_merged_model, _read_config
-from .export_staging import adapter_metadata, staged_export
+from .export_onnx import _check_adapter_dir, _load_merged_model, _read_config
+from .export_staging import adapter_metadata, run_export_cli, staged_export
 
 # Written next to the weights: where the merged model came from.
 MERGED_META_FILE = ADAPTER_META
@@ -54,13 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="base model directory (Hugging Face layout, safetensors)")
     ap.add_argument("--adapter", required=True, help="PEFT adapter directory")
     ap.add_argument("--out", required=True, help="output directory (replaced if it exists)")
-    args = ap.parse_args(argv)
-    try:
-        print(json.dumps(export_merged(args.model, args.adapter, args.out)))
-    except ExportError as e:
-        print(f"error ({e.kind}): {e.message}", file=sys.stderr)
-        return 1
-    return 0
+    return run_export_cli(ap, lambda a: export_merged(a.model, a.adapter, a.out), argv)
 
 
 if __name__ == "__main__":

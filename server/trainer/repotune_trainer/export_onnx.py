@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import require_module
-from .export_staging import ExportError, staged_export
+from .export_staging import ExportError, run_export_cli, staged_export
 
 ONNX_FILE = "model.onnx"
 EXTERNAL_DATA_FILE = "model.onnx.data"
@@ -286,14 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output directory (replaced atomically)")
     ap.add_argument("--quantize", choices=["int4", "int8"], default=None, help="weight quantization (default fp32)")
     ap.add_argument("--attention", choices=["gqa", "concat"], default=None, help="attention kernel (default gqa)")
-    args = ap.parse_args(argv)
-    try:
-        result = export_onnx(args.model, args.adapter, args.out, quantize=args.quantize, attention=args.attention)
-    except ExportError as e:
-        print(f"export failed: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(result))
-    return 0
+    return run_export_cli(
+        ap, lambda a: export_onnx(a.model, a.adapter, a.out, quantize=a.quantize, attention=a.attention), argv
+    )
 
 
 if __name__ == "__main__":

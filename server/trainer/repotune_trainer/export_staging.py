@@ -8,13 +8,15 @@ which follows the exception chain kept here).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .checkpoint import ADAPTER_META
 from .errors import BAD_MODEL, INTERNAL, OUT_OF_MEMORY, WorkerError
@@ -46,6 +48,19 @@ def staged_export(out: Path, *, what: str, memory: str) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_export_cli(parser: argparse.ArgumentParser, export: Callable[[argparse.Namespace], dict], argv: list[str] | None) -> int:
+    """An export's command line: the result as one JSON line on stdout, or an ExportError as one line on stderr and
+    exit status 2 (argparse's own errors exit 2 as well)."""
+    args = parser.parse_args(argv)
+    try:
+        result = export(args)
+    except ExportError as e:
+        print(f"export failed ({e.kind}): {e.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
 
 
 def adapter_metadata(adapter_path: Path | None) -> dict | None:

@@ -84,20 +84,11 @@ def demo_model_dir(tmp_path_factory) -> Path:
 def random_adapter_dir(tmp_path_factory, demo_model_dir) -> Path:
     """A LoRA adapter of the demo model with random (nonzero) weights: exports must carry its change."""
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+
+    from repotune_trainer.demo_model import write_random_adapter
 
     torch.set_num_threads(TEST_TORCH_THREADS)
-    torch.manual_seed(1)
-    base = AutoModelForCausalLM.from_pretrained(str(demo_model_dir), dtype=torch.float32)
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0.0, 0.02)  # PEFT initialises lora_B to zero: the adapter would change nothing
-    out = tmp_path_factory.mktemp("adapter") / "adapter"
-    model.save_pretrained(str(out))
-    return out
+    return write_random_adapter(demo_model_dir, tmp_path_factory.mktemp("adapter") / "adapter")
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
-from repotune_trainer.demo_model import write_demo_model
+from repotune_trainer.demo_model import write_demo_model, write_random_adapter
 from repotune_trainer.export_onnx import ExportError, export_onnx, main
 
 LOGITS_ATOL = 1e-4
@@ -85,16 +85,7 @@ def demo_dir(work):
 
 @pytest.fixture(scope="module")
 def adapter_dir(work, demo_dir):
-    from peft import LoraConfig, get_peft_model
-
-    torch.manual_seed(1)
-    model = get_peft_model(_hf_model(demo_dir), LoraConfig(r=8, lora_alpha=16, target_modules="all-linear"))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0.0, 0.02)  # PEFT initialises lora_B to zero, which would make the adapter a no-op
-    model.save_pretrained(str(work / "adapter"))
-    return work / "adapter"
+    return write_random_adapter(demo_dir, work / "adapter", rank=8)
 
 
 @pytest.fixture(scope="module")
