@@ -4,6 +4,10 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CACHE_DIR, TRAINER_DIR, ensureDemoModel, pythonPath } from './paths';
 import { OrtEngine, type GenerateOptions, type GenerateResult } from '../../server/src/completion/engine/ortEngine';
+import type { CompletionEngine } from '../../server/src/completion/engine/engine';
+import { buildFimPrompt } from '../../server/src/examples/promptBuilder';
+import { detectFamily } from '../../server/src/examples/families';
+import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
 
 /** The exporter's files that shape the graph. */
 const EXPORTER_SOURCES = ['export_onnx.py', 'onnx_graph.py', 'onnx_quant.py'];
@@ -51,4 +55,46 @@ export async function coldGenerate(onnxDir: string, promptIds: readonly number[]
   } finally {
     await cold.dispose();
   }
+}
+
+/** Generates from `promptIds` and aborts its signal once `afterTokens` tokens are out: every engine must stop there. */
+export async function generateAbortingAfter(
+  engine: CompletionEngine,
+  promptIds: readonly number[],
+  afterTokens: number,
+  maxNewTokens: number,
+): Promise<GenerateResult> {
+  const controller = new AbortController();
+  return engine.generate(promptIds, {
+    maxNewTokens,
+    stopIds: [],
+    signal: controller.signal,
+    onToken: (_id, ids) => {
+      if (ids.length === afterTokens) controller.abort();
+    },
+  });
+}
+
+/** The engines' test prompt: a Python function body to fill in, between this prefix and suffix. */
+export const DEMO_PREFIX = 'import os\n\ndef read_lines(path):\n    with open(path) as f:\n        ';
+export const DEMO_SUFFIX = '\n    return lines\n';
+
+export interface DemoFim {
+  readonly modelDir: string;
+  readonly onnxDir: string;
+  readonly tok: CodeTokenizer;
+  /** FIM prompt ids of `prefix` (default DEMO_PREFIX) before DEMO_SUFFIX. */
+  fim(prefix?: string): number[];
+  readonly prompt: number[];
+  readonly stopIds: Set<number>;
+}
+
+/** The demo model, its ONNX export and tokenizer, and the FIM prompt the engine tests generate from. */
+export function demoFim(): DemoFim {
+  const modelDir = ensureDemoModel();
+  const onnxDir = ensureDemoOnnx();
+  const tok = loadTokenizer(modelDir);
+  const build = (prefix: string) => buildFimPrompt(tok, detectFamily(tok, 'demo'), { prefix, suffix: DEMO_SUFFIX });
+  const built = build(DEMO_PREFIX);
+  return { modelDir, onnxDir, tok, fim: (prefix = DEMO_PREFIX) => build(prefix).ids, prompt: built.ids, stopIds: new Set(built.stopIds) };
 }

@@ -6,30 +6,22 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { OrtEngine, PREFILL_CHUNK_TOKENS } from '../../server/src/completion/engine/ortEngine';
 import { OnnxModelError } from '../../server/src/completion/engine/onnxMetadata';
-import { buildFimPrompt } from '../../server/src/examples/promptBuilder';
-import { detectFamily } from '../../server/src/examples/families';
-import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
-import { ensureDemoModel, pythonPath, tempDir, TRAINER_DIR } from '../helpers/paths';
-import { coldGenerate, ensureDemoOnnx } from '../helpers/onnxModel';
+import type { CodeTokenizer } from '../../server/src/models/tokenizer';
+import { pythonPath, tempDir, TRAINER_DIR } from '../helpers/paths';
+import { coldGenerate, DEMO_PREFIX, demoFim, generateAbortingAfter } from '../helpers/onnxModel';
 
 const NEW_TOKENS = 24;
-const PREFIX = 'import os\n\ndef read_lines(path):\n    with open(path) as f:\n        ';
-const SUFFIX = '\n    return lines\n';
 
 let modelDir: string;
 let onnxDir: string;
 let tok: CodeTokenizer;
 let prompt: number[];
 let stopIds: Set<number>;
+let fim: (prefix?: string) => number[];
 let engine: OrtEngine;
 
 before(async () => {
-  modelDir = ensureDemoModel();
-  onnxDir = ensureDemoOnnx();
-  tok = loadTokenizer(modelDir);
-  const built = buildFimPrompt(tok, detectFamily(tok, 'demo'), { prefix: PREFIX, suffix: SUFFIX });
-  prompt = built.ids;
-  stopIds = new Set(built.stopIds);
+  ({ modelDir, onnxDir, tok, prompt, stopIds, fim } = demoFim());
   engine = await OrtEngine.load(onnxDir);
 });
 
@@ -79,7 +71,7 @@ test('reusing the KV cache for a shared prompt prefix gives the ids of a cold ru
     engine.resetCache();
     await engine.generate(prompt, { maxNewTokens: 8, stopIds });
     // Typing at the end of the prefix: the new prompt shares all but its last few tokens with the previous one.
-    const edited = buildFimPrompt(tok, detectFamily(tok, 'demo'), { prefix: PREFIX + 'lines = f.rea', suffix: SUFFIX }).ids;
+    const edited = fim(`${DEMO_PREFIX}lines = f.rea`);
     for (const p of [edited, edited, prompt]) {
       const warm = await engine.generate(p, { maxNewTokens: 12, stopIds });
       const reference = await cold.generate(p, { maxNewTokens: 12, stopIds });
@@ -127,15 +119,7 @@ test('an abort during a long prefill stops between chunks and keeps the prefille
 });
 
 test('an AbortSignal stops generation within one token', async () => {
-  const controller = new AbortController();
-  const got = await engine.generate(prompt, {
-    maxNewTokens: NEW_TOKENS,
-    stopIds: [],
-    signal: controller.signal,
-    onToken: (_id, ids) => {
-      if (ids.length === 3) controller.abort();
-    },
-  });
+  const got = await generateAbortingAfter(engine, prompt, 3, NEW_TOKENS);
   assert.equal(got.stoppedBy, 'cancelled');
   assert.equal(got.ids.length, 3);
   const before = await engine.generate(prompt, { maxNewTokens: 4, stopIds: [], signal: AbortSignal.abort() });

@@ -10,12 +10,10 @@ import { TorchEngine, type TorchEngineOptions } from '../../server/src/completio
 import { COMPLETION_BACKENDS, engineLoader, parseBackend, resolveBackend } from '../../server/src/completion/engine/backend';
 import { CompletionService } from '../../server/src/completion/service';
 import { TrainerError } from '../../server/src/training/trainerProcess';
-import { buildFimPrompt } from '../../server/src/examples/promptBuilder';
-import { detectFamily } from '../../server/src/examples/families';
-import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
+import type { CodeTokenizer } from '../../server/src/models/tokenizer';
 import { COMPLETION_BACKENDS as SETTING_BACKENDS } from '../../src/settingsSchema';
-import { ensureDemoModel, pythonPath, TRAINER_DIR } from '../helpers/paths';
-import { coldGenerate, ensureDemoOnnx } from '../helpers/onnxModel';
+import { pythonPath, TRAINER_DIR } from '../helpers/paths';
+import { coldGenerate, DEMO_PREFIX, DEMO_SUFFIX, demoFim, generateAbortingAfter } from '../helpers/onnxModel';
 import { ensureRandomAdapter } from '../helpers/randomAdapter';
 
 const NEW_TOKENS = 24;
@@ -24,14 +22,15 @@ const LONG_RUN_TOKENS = 3000;
 /** The worker may finish a few more steps while the cancel crosses the pipe; it must not run on. */
 const MAX_TOKENS_AFTER_CANCEL = 300;
 const POLL_MS = 50;
-const PREFIX = 'import os\n\ndef read_lines(path):\n    with open(path) as f:\n        ';
-const SUFFIX = '\n    return lines\n';
+const PREFIX = DEMO_PREFIX;
+const SUFFIX = DEMO_SUFFIX;
 
 let modelDir: string;
 let onnxDir: string;
 let tok: CodeTokenizer;
 let prompt: number[];
 let stopIds: Set<number>;
+let fim: (prefix?: string) => number[];
 let ort: OrtEngine;
 let torch: TorchEngine;
 const logs: string[] = [];
@@ -39,10 +38,6 @@ const logs: string[] = [];
 function workerOptions(extra: Partial<TorchEngineOptions> = {}): TorchEngineOptions {
   // One torch thread: the test box has 2 cores shared with other test files.
   return { python: pythonPath(), trainerDir: TRAINER_DIR, log: (_l, m) => logs.push(m), modelDir, device: 'cpu', numThreads: 1, ...extra };
-}
-
-function fim(prefix: string): number[] {
-  return buildFimPrompt(tok, detectFamily(tok, 'demo'), { prefix, suffix: SUFFIX }).ids;
 }
 
 function commonPrefix(a: readonly number[], b: readonly number[]): number {
@@ -65,12 +60,7 @@ async function waitUntilGone(pid: number): Promise<void> {
 }
 
 before(async () => {
-  modelDir = ensureDemoModel();
-  onnxDir = ensureDemoOnnx();
-  tok = loadTokenizer(modelDir);
-  const built = buildFimPrompt(tok, detectFamily(tok, 'demo'), { prefix: PREFIX, suffix: SUFFIX });
-  prompt = built.ids;
-  stopIds = new Set(built.stopIds);
+  ({ modelDir, onnxDir, tok, prompt, stopIds, fim } = demoFim());
   ort = await OrtEngine.load(onnxDir);
   torch = await TorchEngine.load(workerOptions());
 });
@@ -107,15 +97,7 @@ test('a prompt sharing its start with the last one prefills only the new tail, w
 });
 
 test('an abort mid-generation returns cancelled and the worker stops and keeps serving', async () => {
-  const controller = new AbortController();
-  const r = await torch.generate(prompt, {
-    maxNewTokens: LONG_RUN_TOKENS,
-    stopIds: [],
-    signal: controller.signal,
-    onToken: (_id, ids) => {
-      if (ids.length === 3) controller.abort();
-    },
-  });
+  const r = await generateAbortingAfter(torch, prompt, 3, LONG_RUN_TOKENS);
   assert.equal(r.stoppedBy, 'cancelled');
   assert.equal(r.ids.length, 3);
   assert.ok(torch.lastWorkerTokens < MAX_TOKENS_AFTER_CANCEL, `worker generated ${torch.lastWorkerTokens} tokens`);
