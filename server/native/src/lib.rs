@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod decode;
+pub mod dedupe;
 pub mod gate;
 pub mod keywords;
 pub mod minhash;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Buffer, Uint32Array};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Int32Array, Uint32Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 
@@ -242,4 +242,28 @@ pub fn minhash_parameters() -> Vec<u32> {
 #[napi]
 pub fn minhash_signature(text: String) -> Option<Uint32Array> {
     minhash::signature(&text).map(|s| Uint32Array::new(s.to_vec()))
+}
+
+/// server/src/harvest/harvest.ts `dedupe`'s decisions (dedupe.rs) for files in priority order: 32 bytes of SHA-256
+/// and SIGNATURE_BINS signature values per file, `signed[i]` 0 where file i has no signature. Per file: -1 kept,
+/// else the index of the earlier kept file it copies or nearly copies (`min_share` of the bins equal).
+#[napi]
+pub fn dedupe(sha256: &[u8], signatures: Uint32Array, signed: &[u8], min_share: f64) -> napi::Result<Int32Array> {
+    let n = signed.len();
+    if sha256.len() != n * 32 || signatures.len() != n * minhash::SIGNATURE_BINS {
+        return Err(napi::Error::from_reason(format!(
+            "dedupe: {n} files need {} hash bytes and {} signature values (got {} and {})",
+            n * 32,
+            n * minhash::SIGNATURE_BINS,
+            sha256.len(),
+            signatures.len()
+        )));
+    }
+    let hashes: Vec<[u8; 32]> = sha256.chunks_exact(32).map(|c| c.try_into().expect("32 bytes")).collect();
+    let sigs: Vec<Option<&[u32]>> = signatures
+        .chunks_exact(minhash::SIGNATURE_BINS)
+        .zip(signed)
+        .map(|(s, &has)| (has != 0).then_some(s))
+        .collect();
+    Ok(Int32Array::new(crate::dedupe::dedupe(&hashes, &sigs, min_share)))
 }

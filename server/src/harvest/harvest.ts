@@ -11,7 +11,7 @@ import { compare, discover } from './discover';
 import { MAX_FILE_BYTES, pathExclusion } from './filters';
 import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION, describeHoldout, type HoldoutSetting } from './holdout';
 import { languageOf } from './languages';
-import { NearDuplicateIndex, type Signature } from './neardup';
+import { dedupe, type Candidate } from './dedupe';
 import { processInOrder, workerCount } from './pool';
 import { makeSelection } from './selection';
 import { memoryStore, packStore, type TextStore } from './store';
@@ -20,13 +20,6 @@ import { HarvestError, type Exclusion, type ExclusionReason, type HarvestedFile,
 export * from './types';
 export { REPOTUNE_IGNORE_FILE } from './selection';
 export { formatSummary, MANIFEST_FILE, writeCorpus, writeManifest } from './output';
-
-interface Candidate {
-  readonly path: string;
-  readonly sha256: string;
-  readonly bytes: number;
-  readonly signature: Signature | undefined;
-}
 
 /** A kept file; its text comes from the store on each access (see HarvestedFile.text). */
 class StoredFile implements HarvestedFile {
@@ -84,7 +77,7 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
   const holdout = await chooseHoldout(candidates.map((c) => c.path), found.git, holdoutSetting, holdoutFraction);
   if (holdout.notice) notices.push(holdout.notice);
   const isHoldout = (c: Candidate) => holdout.holdout.has(c.path);
-  const { kept, dropped } = dedupe(candidates, isHoldout);
+  const { kept, dropped } = dedupe(candidates, isHoldout, opts.nativeScan !== false);
   excluded.push(...dropped.map(({ candidate, reason }) => ({ path: candidate.path, reason })));
   const keptObjects = new Set(kept.map((c) => c.sha256));
   for (const { candidate } of dropped) if (!keptObjects.has(candidate.sha256)) store.delete(candidate.sha256);
@@ -122,30 +115,6 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
       holdoutRule: holdout.rule,
     },
   };
-}
-
-/**
- * Keeps one of each group of exact or near duplicates. Holdout files are indexed first, so a training file that
- * copies (or nearly copies) a holdout file is the one dropped; otherwise the first in byte-wise path order stays.
- */
-function dedupe(candidates: readonly Candidate[], isHoldout: (c: Candidate) => boolean) {
-  const ordered = [...candidates.filter(isHoldout), ...candidates.filter((c) => !isHoldout(c))];
-  const bySha = new Map<string, Candidate>();
-  const near = new NearDuplicateIndex<Candidate>();
-  const kept: Candidate[] = [];
-  const dropped: { candidate: Candidate; reason: ExclusionReason }[] = [];
-  for (const c of ordered) {
-    const twin = bySha.get(c.sha256) ?? (c.signature && near.findNear(c.signature));
-    if (twin) {
-      const reason = bySha.has(c.sha256) ? 'duplicate' : isHoldout(twin) && !isHoldout(c) ? 'near-duplicate-of-holdout' : 'near-duplicate';
-      dropped.push({ candidate: c, reason });
-      continue;
-    }
-    bySha.set(c.sha256, c);
-    if (c.signature) near.add(c.signature, c);
-    kept.push(c);
-  }
-  return { kept, dropped };
 }
 
 function checkOptions(opts: HarvestOptions): SecretsMode {

@@ -66,6 +66,7 @@ interface Addon {
   PackWriter: new (path: string) => PackWriter;
   minhashParameters(): number[];
   minhashSignature(text: string): Uint32Array | null;
+  dedupe(sha256: Uint8Array, signatures: Uint32Array, signed: Uint8Array, minShare: number): Int32Array;
 }
 
 /**
@@ -177,4 +178,13 @@ export function nativeMinhash(): ((text: string) => Uint32Array | undefined) | u
 export function plainFileScanner(): ((bytes: Uint8Array) => PlainFile | null) | undefined {
   const native = nativeScanner();
   return native && ((bytes) => native.scan(bytes));
+}
+
+/**
+ * The addon's deduplication (server/native/src/dedupe.rs, dedupe.ts's decisions): per file in priority order, -1
+ * (kept) or the index of the earlier kept file it copies or nearly copies; undefined without the addon.
+ */
+export function nativeDedupe(): Addon['dedupe'] | undefined {
+  const native = loadAddon();
+  return native ? (sha256, signatures, signed, minShare) => native.dedupe(sha256, signatures, signed, minShare) : undefined;
 }
