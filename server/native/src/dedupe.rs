@@ -87,7 +87,9 @@ mod tests {
     use super::{dedupe, KEPT};
 
     fn sig(seed: u32) -> Vec<u32> {
-        (0..64u32).map(|i| (seed.wrapping_mul(2654435761) ^ i).wrapping_mul(40503)).collect()
+        (0..64u32)
+            .map(|i| (seed.wrapping_mul(2654435761) ^ i).wrapping_mul(40503))
+            .collect()
     }
 
     #[test]
@@ -101,7 +103,14 @@ mod tests {
         far_a[50] ^= 1; // 13 differ: below it
         let b = sig(2);
         let shas = [[1; 32], [2; 32], [1; 32], [3; 32], [4; 32], [5; 32]];
-        let sigs = [Some(&a[..]), Some(&b[..]), Some(&b[..]), Some(&near_a[..]), Some(&far_a[..]), None];
+        let sigs = [
+            Some(&a[..]),
+            Some(&b[..]),
+            Some(&b[..]),
+            Some(&near_a[..]),
+            Some(&far_a[..]),
+            None,
+        ];
         // The third copies the first by hash although its signature is b's; the fourth nearly copies the first.
         assert_eq!(dedupe(&shas, &sigs, 0.8), [KEPT, KEPT, 0, 0, KEPT, KEPT]);
     }

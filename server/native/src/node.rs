@@ -259,7 +259,10 @@ pub fn dedupe(sha256: &[u8], signatures: Uint32Array, signed: &[u8], min_share: 
             signatures.len()
         )));
     }
-    let hashes: Vec<[u8; 32]> = sha256.chunks_exact(32).map(|c| c.try_into().expect("32 bytes")).collect();
+    let hashes: Vec<[u8; 32]> = sha256
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("32 bytes"))
+        .collect();
     let sigs: Vec<Option<&[u32]>> = signatures
         .chunks_exact(minhash::SIGNATURE_BINS)
         .zip(signed)
