@@ -1,6 +1,7 @@
 /**
  * Child process of bench/harvest.mjs: harvests one repository into a corpus folder and prints one JSON line with
- * the wall time and this process's peak resident memory (VmHWM), so the figure covers the harvest alone.
+ * the wall time, this process's peak resident memory (VmHWM) and CPU time (main thread and the others: the native
+ * scan on libuv's pool, worker threads, V8's helpers), so the figures cover the harvest alone.
  * Args: <repo> <corpusDir> [workers] (workers: harvest threads, 0 = this thread; default: the harvest's choice).
  */
 import * as fs from 'node:fs';
@@ -13,6 +14,25 @@ function peakRssBytes(): number {
   return kb ? Number(kb[1]) * 1024 : process.memoryUsage().rss;
 }
 
+/** CPU seconds (user + system) of this process's main thread and of all its other threads (Linux; else null). */
+function cpuSeconds(): { main: number; others: number } | null {
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux build Node supports
+  try {
+    let main = 0;
+    let others = 0;
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime, stime
+      if (Number(tid) === process.pid) main += seconds;
+      else others += seconds;
+    }
+    return { main, others };
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const [repo, corpusDir, workersArg] = process.argv.slice(2);
   const workers = workersArg ? Number(workersArg) : undefined;
@@ -20,7 +40,7 @@ async function main(): Promise<void> {
   const result = await harvest(repo, { corpusDir, workers });
   const ms = performance.now() - start;
   const used = workers ?? workerCount(undefined, result.manifest.filesIn);
-  console.log(JSON.stringify({ ms, workers: used, peakRss: peakRssBytes(), manifest: result.manifest }));
+  console.log(JSON.stringify({ ms, workers: used, peakRss: peakRssBytes(), cpu: cpuSeconds(), manifest: result.manifest }));
 }
 
 sizeThreadPoolForHarvest(); // as the CLI and the sidecar do

@@ -3,7 +3,8 @@
 // Without --repo a synthetic repository of N files (default 20000, ~10 KiB each: ~200 MB of mixed source, some
 // vendored/generated/secret files) is built once into .cache/bench/harvest-<N>. Prints plain-read time (git ls-files
 // -z | xargs -0 cat > /dev/null, warm cache), harvest time, their ratio (target ≤ 2×) and the harvest's peak RSS;
-// with the native scan built (scripts/build-native.mjs), also the JavaScript-only harvest for comparison.
+// with the native scan built (scripts/build-native.mjs), also the JavaScript-only harvest for comparison; on Linux,
+// the threaded harvest's CPU time beside cores × wall (how close it runs to using every core).
 import { execFileSync, execSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -132,6 +133,11 @@ async function main() {
       if (native) console.log(`              ${jsOnly.ms.toFixed(0)} ms with ${jsOnly.workers} worker threads, JavaScript only (REPOTUNE_HARVEST_NATIVE=0)   ratio ${(jsOnly.ms / plain).toFixed(2)}×`);
       const same = [single, jsOnly].every((r) => JSON.stringify(r.manifest) === JSON.stringify(manifest));
       console.log(`same result:  ${same} (manifests: threaded, one thread${native ? ', JavaScript only' : ''})`);
+      if (threaded.cpu) {
+        const { main, others } = threaded.cpu;
+        const cores = os.availableParallelism();
+        console.log(`CPU:          ${(main + others).toFixed(2)} s threaded, with loading the bundle (main thread ${main.toFixed(2)} s, other threads ${others.toFixed(2)} s; ${cores} cores × wall = ${((cores * threaded.ms) / 1000).toFixed(2)} s)`);
+      }
       console.log(`peak RSS:     ${(threaded.peakRss / 1024 ** 2).toFixed(0)} MiB threaded, ${(single.peakRss / 1024 ** 2).toFixed(0)} MiB one thread (harvest process, VmHWM)`);
     }
   } finally {
