@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { mulberry32 } from '../../server/src/examples/prng';
 import { FileWork, type FileOutcome } from '../../server/src/harvest/fileWork';
 import { harvest } from '../../server/src/harvest/harvest';
-import { exclusionReasons, gateChecks, gateMismatches, loadAddon, plainFileScanner } from '../../server/src/harvest/native';
+import { exclusionReasons, gateChecks, gateMismatches, isCurrentAddon, loadAddon, NATIVE_INTERFACE_VERSION, plainFileScanner } from '../../server/src/harvest/native';
 import { MIN_SHINGLES, minhashSignature, SHINGLE_TOKENS, SIGNATURE_BINS } from '../../server/src/harvest/neardup';
 import {
   CODE_EXPRESSION,
@@ -37,7 +37,16 @@ function addon() {
   return a;
 }
 
+test('an addon of another interface version, or of none, is not used', () => {
+  const current = { interfaceVersion: () => NATIVE_INTERFACE_VERSION };
+  assert.ok(isCurrentAddon(current));
+  for (const stale of [{ interfaceVersion: () => NATIVE_INTERFACE_VERSION - 1 }, { minhashParameters: () => [] }, null, undefined, 'x']) {
+    assert.equal(isCurrentAddon(stale), false, JSON.stringify(stale));
+  }
+});
+
 test('the addon loads, agrees on the MinHash parameters and knows every secret rule shape', { skip }, () => {
+  assert.equal(addon().interfaceVersion(), NATIVE_INTERFACE_VERSION);
   assert.deepEqual(addon().minhashParameters(), [SIGNATURE_BINS, SHINGLE_TOKENS, MIN_SHINGLES]);
   assert.deepEqual(gateMismatches(), []);
   assert.ok(plainFileScanner(), 'the harvest uses it');

@@ -228,6 +228,17 @@ impl PlainFileScanner {
     }
 }
 
+/// What this build offers JavaScript: server/src/harvest/native.ts NATIVE_INTERFACE_VERSION must equal it, else
+/// the addon is not used. Raise both together when a function, a check name or a batch layout changes, so that an
+/// addon left from an older build (a checkout built without cargo keeps its old dist/) falls back to JavaScript
+/// instead of failing.
+pub const INTERFACE_VERSION: u32 = 2;
+
+#[napi]
+pub fn interface_version() -> u32 {
+    INTERFACE_VERSION
+}
+
 /// The constants the JavaScript MinHash must share (a test compares them).
 #[napi]
 pub fn minhash_parameters() -> Vec<u32> {

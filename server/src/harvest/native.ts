@@ -60,7 +60,14 @@ export interface NativeScanner {
 /** ScannedBatch.status of a file left out: this plus the index of its reason (server/native/src/node.rs). */
 export const EXCLUDED_STATUS = 16;
 
+/**
+ * The addon interface this code expects (server/native/src/node.rs INTERFACE_VERSION). An addon that reports
+ * another version, or none (built before the handshake), is not used: the harvest runs in JavaScript instead.
+ */
+export const NATIVE_INTERFACE_VERSION = 2;
+
 interface Addon {
+  interfaceVersion(): number;
   PlainFileScanner: new (checks: Record<string, string[]>) => NativeScanner;
   exclusionReasons(): string[];
   PackWriter: new (path: string) => PackWriter;
@@ -128,6 +135,12 @@ export function gateChecks(
   return out;
 }
 
+/** Whether a loaded module is an addon of the interface this code expects. */
+export function isCurrentAddon(loaded: unknown): loaded is Addon {
+  const version = (loaded as Partial<Addon> | null)?.interfaceVersion;
+  return typeof version === 'function' && version() === NATIVE_INTERFACE_VERSION;
+}
+
 let addon: Addon | null | undefined;
 
 /** The loaded addon, or null (not built for this platform, disabled, or failed to load). */
@@ -139,7 +152,8 @@ export function loadAddon(): Addon | null {
   if (!file) return addon;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a binary addon is loaded by path at run time
-    addon = require(file) as Addon;
+    const loaded: unknown = require(file);
+    addon = isCurrentAddon(loaded) ? loaded : null; // a stale build: the JavaScript path does the same work
   } catch {
     addon = null; // built for another platform or Node-API version: the JavaScript path does the same work
   }
