@@ -12,6 +12,7 @@ import { MAX_FILE_BYTES, pathExclusion } from './filters';
 import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION, describeHoldout, type HoldoutSetting } from './holdout';
 import { languageOf } from './languages';
 import { dedupe, type Candidate } from './dedupe';
+import { nativeNotice } from './native';
 import { processInOrder, workerCount } from './pool';
 import { makeSelection } from './selection';
 import { memoryStore, packStore, type TextStore } from './store';
@@ -48,6 +49,8 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
   const found = await discover(absRoot);
   const selection = makeSelection(absRoot, opts);
   const notices = [...found.notices];
+  const stale = opts.nativeScan === false ? undefined : nativeNotice();
+  if (stale) notices.push(stale);
   const excluded: Exclusion[] = [...found.preExcluded];
   const store = opts.corpusDir ? packStore(path.resolve(opts.corpusDir)) : memoryStore();
   const secretCounts: Record<string, number> = {};

@@ -142,6 +142,8 @@ export function isCurrentAddon(loaded: unknown): loaded is Addon {
 }
 
 let addon: Addon | null | undefined;
+/** Why an addon beside the bundle is not used, when the fix is a rebuild (see nativeNotice). */
+let staleAddon: string | undefined;
 
 /** The loaded addon, or null (not built for this platform, disabled, or failed to load). */
 export function loadAddon(): Addon | null {
@@ -153,11 +155,20 @@ export function loadAddon(): Addon | null {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a binary addon is loaded by path at run time
     const loaded: unknown = require(file);
-    addon = isCurrentAddon(loaded) ? loaded : null; // a stale build: the JavaScript path does the same work
+    if (isCurrentAddon(loaded)) addon = loaded;
+    else staleAddon = file; // left by an older build: the JavaScript path does the same work, slower
   } catch {
     addon = null; // built for another platform or Node-API version: the JavaScript path does the same work
   }
   return addon;
+}
+
+/** A line for the harvest's notices when the addon beside the bundle is from an older build and was not used. */
+export function nativeNotice(): string | undefined {
+  loadAddon();
+  return staleAddon
+    ? `The native harvest scan (${staleAddon}) is from an older build and was not used: the harvest ran in JavaScript, which is slower. Rebuild with \`node esbuild.mjs\` (it needs cargo).`
+    : undefined;
 }
 
 let scanner: NativeScanner | null | undefined;
