@@ -1,8 +1,12 @@
 /** CompletionService end to end with the real demo model: completion, cache, cancellation, model swap (the storm: completionStorm.test.ts). */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CompletionService } from '../../server/src/completion/service';
-import { ensureDemoModel } from '../helpers/paths';
+import { OrtEngine } from '../../server/src/completion/engine/ortEngine';
+import type { EngineLoader } from '../../server/src/completion/engine/engine';
+import { ensureDemoModel, tempDir } from '../helpers/paths';
 import { ensureDemoOnnx } from '../helpers/onnxModel';
 
 const DOC = 'import os\n\n\ndef read_config(path):\n    with open(path) as f:\n        data = f.read()\n    return data\n\n\ndef main():\n    ';
@@ -63,4 +67,43 @@ test('swapModel serves the new export and drops cached completions', async () =>
   assert.equal(after?.text, before?.text, 'same weights, same greedy completion');
   await assert.rejects(service.swapModel('/nonexistent/onnx'), /repotune-onnx\.json/);
   assert.ok(await service.complete({ ...req, path: 'other.py' }), 'a failed swap keeps the old model');
+});
+
+test('a model that does not fit beside the served one replaces it; one that never fits brings the old one back', async () => {
+  // A device that holds one model: a load beside a live engine fails as a GPU's would, with out_of_memory (the
+  // engines are the real ONNX ones; only the memory limit is simulated, as it cannot be reached here).
+  let alive = 0;
+  const loads: string[] = [];
+  const neverFits = new Set<string>();
+  const outOfMemory = () => Object.assign(new Error('Not enough memory to load the model (one fits)'), { kind: 'out_of_memory' });
+  const loadEngine: EngineLoader = async (m) => {
+    loads.push(path.basename(m.onnxDir));
+    if (alive >= 1 || neverFits.has(m.onnxDir)) throw outOfMemory();
+    const engine = await OrtEngine.load(m.onnxDir);
+    alive++;
+    return { generate: (ids, o) => engine.generate(ids, o), dispose: async () => { alive--; await engine.dispose(); } };
+  };
+  const dir = tempDir('swap-memory');
+  const second = path.join(dir, 'second');
+  fs.cpSync(onnxDir, second, { recursive: true });
+  const tooLarge = path.join(dir, 'too-large');
+  neverFits.add(tooLarge);
+  const svc = await CompletionService.create({ modelDir: ensureDemoModel(), onnxDir, maxNewTokens: 8, loadEngine, adaptiveDebounce: false });
+  try {
+    const req = { text: DOC + DOC_SUFFIX, offset: DOC.length, languageId: 'python', path: 'memory.py' };
+    const first = await svc.complete(req);
+    assert.ok(first);
+    await svc.swapModel(second);
+    assert.deepEqual(loads, [path.basename(onnxDir), 'second', 'second'], 'tried beside, then alone');
+    assert.equal(alive, 1);
+    assert.deepEqual(await svc.complete(req), { text: first.text, fromCache: false }, 'the new model serves; the cache went');
+    await assert.rejects(svc.swapModel(tooLarge), /Not enough memory/);
+    assert.deepEqual(loads.slice(3), ['too-large', 'too-large', 'second'], 'the model that served came back');
+    assert.equal(alive, 1);
+    assert.ok(await svc.complete({ ...req, path: 'after.py' }), 'completions still work');
+  } finally {
+    await svc.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(alive, 0);
 });

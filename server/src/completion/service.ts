@@ -23,6 +23,11 @@ import { prefilter, type PrefilterOptions, type SkipReason } from './prefilter';
 import { afterTyped, StablePromptBuilder } from './stablePrompt';
 import { abortableDelay, debounceDelayMs, observeKeystroke, type TypingRhythm } from './debounce';
 
+/** An engine load that failed for lack of memory (the worker's out_of_memory kind: training/trainerProcess.ts). */
+function isOutOfMemory(err: unknown): boolean {
+  return (err as { kind?: unknown } | null)?.kind === 'out_of_memory';
+}
+
 /** Ghost text is read at a glance: a few lines at most, so few tokens (this also bounds latency). */
 export const MAX_NEW_TOKENS = 64;
 /** Time cross-file retrieval may take per request: a small share of the keystroke-to-ghost-text latency. */
@@ -74,6 +79,8 @@ export class CompletionService {
   private readonly cache: CompletionCache;
   private readonly prompts: StablePromptBuilder;
   private engine: CompletionEngine | undefined;
+  /** What `engine` serves: loaded again when a swap that had to free it first fails. */
+  private served: ServedModel | undefined;
   /** Tail of the chain that serialises model runs (and model swaps). */
   private turn: Promise<void> = Promise.resolve();
   private inFlight: AbortController | undefined;
@@ -195,10 +202,21 @@ export class CompletionService {
   /**
    * Loads another export (e.g. after training) and serves it from the next request on; the old one is freed.
    * `adapterDir` is the adapter that export was made from (what TorchEngine merges); the base model dir stays.
+   * The new model loads while the old one still serves. Where the two do not fit together (the load fails with
+   * out_of_memory, as a second large model on one GPU does), the old one is freed first — completions pause while
+   * the new one loads — and is loaded again if the new one still does not fit, so a failed swap never leaves the
+   * user without completions that worked before.
    */
   async swapModel(onnxDir: string, adapterDir?: string): Promise<void> {
     const model: ServedModel = { modelDir: this.opts.modelDir, onnxDir, adapterDir };
-    const next = await (this.opts.loadEngine ?? ((m) => OrtEngine.load(m.onnxDir, this.opts.engine)))(model);
+    let next: CompletionEngine;
+    try {
+      next = await this.loadEngine(model);
+    } catch (err) {
+      if (!isOutOfMemory(err) || this.engine === undefined) throw err;
+      this.opts.log?.(`not enough memory to load ${onnxDir} beside the model being served: freeing that one first`);
+      return this.swapFreeingFirst(model);
+    }
     this.inFlight?.abort();
     const release = await this.takeTurn();
     try {
@@ -208,12 +226,45 @@ export class CompletionService {
         return;
       }
       this.engine = next;
+      this.served = model;
       this.cache.clear(); // completions of the old model must not outlive it
       await old?.dispose();
       this.opts.log?.(`completion model loaded from ${onnxDir}`);
     } finally {
       release();
     }
+  }
+
+  private async swapFreeingFirst(model: ServedModel): Promise<void> {
+    this.inFlight?.abort();
+    const release = await this.takeTurn();
+    try {
+      if (this.disposed) return;
+      const previous = this.served;
+      await this.engine?.dispose();
+      this.engine = undefined;
+      this.cache.clear();
+      try {
+        this.engine = await this.loadEngine(model);
+        this.served = model;
+        this.opts.log?.(`completion model loaded from ${model.onnxDir}`);
+      } catch (err) {
+        if (previous) {
+          this.engine = await this.loadEngine(previous).catch((again: unknown) => {
+            this.opts.log?.(`could not load the previous model ${previous.onnxDir} again: ${String(again)}`);
+            return undefined;
+          });
+          this.served = this.engine ? previous : undefined;
+        }
+        throw err;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  private loadEngine(model: ServedModel): Promise<CompletionEngine> {
+    return (this.opts.loadEngine ?? ((m) => OrtEngine.load(m.onnxDir, this.opts.engine)))(model);
   }
 
   async dispose(): Promise<void> {
