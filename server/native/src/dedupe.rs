@@ -1,8 +1,8 @@
-//! The harvest's deduplication (server/src/harvest/harvest.ts `dedupe`), with the same result: files come in
+//! The harvest's deduplication (server/src/harvest/dedupe.ts `twinsOf`), with the same result: files come in
 //! priority order (holdout first, then path order); each is dropped as a copy of the first kept file with its
 //! SHA-256, else as a near copy of the first kept file whose MinHash signature agrees in at least the minimum
 //! share of bins (neardup.ts `NearDuplicateIndex`), else kept. In JavaScript this was ~150 ms of the harvest's
-//! single-threaded tail on 20,000 files (16 map entries per file); here it is a few milliseconds.
+//! single-threaded tail on 20,000 files (16 map entries per file); here it is ~25 ms.
 //!
 //! Candidates are found as JavaScript finds them, through LSH bands of the signature: 16 bands of 4 bins. Two
 //! signatures at the bar (52 of 64 bins equal) differ in at most 12 bins, so they share at least 4 whole bands:
@@ -25,7 +25,7 @@ type Band = [u32; LSH_ROWS];
 pub fn dedupe(sha256: &[[u8; 32]], signatures: &[Option<&[u32]>], min_share: f64) -> Vec<i32> {
     assert_eq!(sha256.len(), signatures.len());
     let n = sha256.len();
-    // Sized up front: growing 16 maps of this size, rehashing each time, was half of the time taken.
+    // Sized up front, so that no map rehashes while it grows (measured ~10% faster).
     let mut by_sha: FxHashMap<[u8; 32], i32> = FxHashMap::with_capacity_and_hasher(n, Default::default());
     // Per band: band rows → the most recently kept file with them; `previous` chains each file to the one before
     // it in the same bucket (index file * LSH_BANDS + band), so a bucket costs no allocation of its own.
