@@ -255,7 +255,7 @@ pub fn minhash_signature(text: String) -> Option<Uint32Array> {
     minhash::signature(&text).map(|s| Uint32Array::new(s.to_vec()))
 }
 
-/// server/src/harvest/harvest.ts `dedupe`'s decisions (dedupe.rs) for files in priority order: 32 bytes of SHA-256
+/// server/src/harvest/dedupe.ts `twinsOf`'s decisions (dedupe.rs) for files in priority order: 32 bytes of SHA-256
 /// and SIGNATURE_BINS signature values per file, `signed[i]` 0 where file i has no signature. Per file: -1 kept,
 /// else the index of the earlier kept file it copies or nearly copies (`min_share` of the bins equal).
 #[napi]
