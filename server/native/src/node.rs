@@ -229,10 +229,10 @@ impl PlainFileScanner {
 }
 
 /// What this build offers JavaScript: server/src/harvest/native.ts NATIVE_INTERFACE_VERSION must equal it, else
-/// the addon is not used. Raise both together when a function, a check name or a batch layout changes, so that an
-/// addon left from an older build (a checkout built without cargo keeps its old dist/) falls back to JavaScript
-/// instead of failing.
-pub const INTERFACE_VERSION: u32 = 2;
+/// the addon is not used. Raise both together when a function, a check name, a batch layout or what a result means
+/// (3: MinHash over words only) changes, so that an addon left from an older build (a checkout built without cargo
+/// keeps its old dist/) falls back to JavaScript instead of failing or signing files differently.
+pub const INTERFACE_VERSION: u32 = 3;
 
 #[napi]
 pub fn interface_version() -> u32 {

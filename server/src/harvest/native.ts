@@ -64,7 +64,7 @@ export const EXCLUDED_STATUS = 16;
  * The addon interface this code expects (server/native/src/node.rs INTERFACE_VERSION). An addon that reports
  * another version, or none (built before the handshake), is not used: the harvest runs in JavaScript instead.
  */
-export const NATIVE_INTERFACE_VERSION = 2;
+export const NATIVE_INTERFACE_VERSION = 3;
 
 interface Addon {
   interfaceVersion(): number;

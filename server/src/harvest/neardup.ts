@@ -1,5 +1,5 @@
 /**
- * Near-duplicate detection: MinHash over token shingles with locality-sensitive hashing. A file that is a light
+ * Near-duplicate detection: MinHash over word shingles with locality-sensitive hashing. A file that is a light
  * edit of another (a copied module, a second config, a near copy of a holdout file) teaches the model nothing new,
  * and a near copy of a holdout file in training would leak the evaluation set.
  *
@@ -8,7 +8,7 @@
  * the cost is one pass over the text — the harvest must stay close to the speed of reading the files.
  */
 
-/** Tokens per shingle (BigCode's deduplication uses 5-grams too); minhashSignature keeps the window in five locals. */
+/** Words per shingle (BigCode's deduplication uses 5-grams too); minhashSignature keeps the window in five locals. */
 export const SHINGLE_TOKENS = 5;
 /** Signature bins; also the number of LSH rows × bands. */
 export const SIGNATURE_BINS = 64;
@@ -33,59 +33,66 @@ function fmix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-const ASCII = 128;
-/** 1 for ASCII letters, digits and _ (every non-ASCII character counts as a word character too). */
-const WORD_CHAR = Uint8Array.from({ length: ASCII }, (_, c) =>
-  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 ? 1 : 0,
+/** 1 for the bytes of words: ASCII letters, digits and _, and every byte of a non-ASCII character (≥ 0x80). */
+const WORD_BYTE = Uint8Array.from({ length: 256 }, (_, c) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128 ? 1 : 0,
 );
+/** One round of a word's hash per four bytes (server/native/src/minhash.rs WORD_MULT). */
+const WORD_MULT = 0x2545f491;
+const utf8 = new TextEncoder();
 
 /**
- * The file's MinHash signature, or undefined when it has fewer than MIN_SHINGLES shingles. Tokens are words
- * (letters, digits, _) and single punctuation characters; whitespace only separates them, so reindented copies match.
+ * The file's MinHash signature, or undefined when it has fewer than MIN_SHINGLES shingles. Shingles are runs of
+ * SHINGLE_TOKENS words of the UTF-8 text; everything that is not a word only separates words (BigCode's
+ * near-deduplication of The Stack splits on `[^A-Za-z_0-9]` the same way), so reindented or reformatted copies
+ * match. A word's hash is h = (h ^ chunk) * WORD_MULT over its 4-byte little-endian chunks, the last one
+ * zero-padded: the native scan (server/native/src/minhash.rs) hashes most words with two 8-byte loads that way.
+ * Words only, not punctuation characters as well: fewer shingles per file, and copies that differ
+ * in punctuation or layout still match. With the native block scan, the MinHash of 200 MB of generated source went
+ * from 449 to 247 ms, of 153 MB of real Python from 645 to 258 ms (best of 7, one thread, same process).
  */
 export function minhashSignature(text: string): Signature | undefined {
-  // One loop, the last tokens in locals, a table for word characters, one place that adds a shingle: this runs on
-  // every harvested character, and this shape was 2× faster than a closure over a ring buffer (measured).
+  // One loop, the last words in locals, a table for word bytes, one place that adds a shingle: this runs on every
+  // harvested byte where the native scan is not built, and this shape was 2× faster than a closure over a ring
+  // buffer (measured).
+  const bytes = utf8.encode(text);
   const sig = new Uint32Array(SIGNATURE_BINS).fill(EMPTY);
   let t1 = 0;
   let t2 = 0;
   let t3 = 0;
   let t4 = 0;
-  let tokens = 0;
+  let words = 0;
   let shingles = 0;
   let word = FNV_OFFSET;
+  let chunk = 0;
+  let shift = 0;
   let inWord = false;
-  const n = text.length;
+  const n = bytes.length;
   for (let i = 0; i <= n; i++) {
-    let token: number;
-    if (i === n) {
-      if (!inWord) break;
-      token = word; // a word that ends the text
-      inWord = false;
-    } else {
-      const c = text.charCodeAt(i);
-      if (c >= ASCII || WORD_CHAR[c] === 1) {
-        word = Math.imul(word ^ c, FNV_PRIME);
-        inWord = true;
-        continue;
+    const c = i < n ? bytes[i] : 0; // a zero byte after the text ends its last word
+    if (WORD_BYTE[c] === 1) {
+      chunk |= c << shift;
+      shift += 8;
+      if (shift === 32) {
+        word = Math.imul(word ^ chunk, WORD_MULT);
+        chunk = 0;
+        shift = 0;
       }
-      if (inWord) {
-        token = word;
-        word = FNV_OFFSET;
-        inWord = false;
-        i--; // look at c again: punctuation after a word is a token of its own
-      } else if (c > 32) {
-        token = Math.imul(c, 0x2545f491);
-      } else {
-        continue; // whitespace only separates tokens
-      }
+      inWord = true;
+      continue;
     }
+    if (!inWord) continue;
+    const token = shift > 0 ? Math.imul(word ^ chunk, WORD_MULT) : word;
+    word = FNV_OFFSET;
+    chunk = 0;
+    shift = 0;
+    inWord = false;
     const t0 = t1;
     t1 = t2;
     t2 = t3;
     t3 = t4;
     t4 = token;
-    if (++tokens < SHINGLE_TOKENS) continue;
+    if (++words < SHINGLE_TOKENS) continue;
     const h = shingleHash(t0, t1, t2, t3, t4);
     const bin = h & (SIGNATURE_BINS - 1);
     const value = h >>> BIN_BITS;
@@ -113,7 +120,7 @@ function densify(sig: Signature): Signature {
     for (let d = 1; d < SIGNATURE_BINS; d++) {
       const v = sig[(i + d) % SIGNATURE_BINS];
       if (v !== EMPTY) {
-        out[i] = (v + d * 0x01000193) >>> 0;
+        out[i] = (v + d * FNV_PRIME) >>> 0;
         break;
       }
     }
