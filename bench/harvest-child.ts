@@ -14,20 +14,18 @@ function peakRssBytes(): number {
   return kb ? Number(kb[1]) * 1024 : process.memoryUsage().rss;
 }
 
-/** CPU seconds (user + system) of this process's main thread and of all its other threads (Linux; else null). */
+/**
+ * CPU seconds (user + system) of this process's main thread and of all its other threads, those that already
+ * ended (the harvest's worker threads) included (Linux; else null).
+ */
 function cpuSeconds(): { main: number; others: number } | null {
   const ticksPerSecond = 100; // USER_HZ, 100 on every Linux build Node supports
   try {
-    let main = 0;
-    let others = 0;
-    for (const tid of fs.readdirSync('/proc/self/task')) {
-      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime, stime
-      if (Number(tid) === process.pid) main += seconds;
-      else others += seconds;
-    }
-    return { main, others };
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const main = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime, stime
+    const { user, system } = process.cpuUsage(); // the whole process, in microseconds
+    return { main, others: Math.max(0, (user + system) / 1e6 - main) };
   } catch {
     return null;
   }
@@ -40,7 +38,7 @@ async function main(): Promise<void> {
   const result = await harvest(repo, { corpusDir, workers });
   const ms = performance.now() - start;
   const used = workers ?? workerCount(undefined, result.manifest.filesIn);
-  console.log(JSON.stringify({ ms, workers: used, peakRss: peakRssBytes(), cpu: cpuSeconds(), manifest: result.manifest }));
+  console.log(JSON.stringify({ ms, workers: used, peakRss: peakRssBytes(), cpu: cpuSeconds(), notices: result.notices, manifest: result.manifest }));
 }
 
 sizeThreadPoolForHarvest(); // as the CLI and the sidecar do

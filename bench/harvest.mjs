@@ -128,6 +128,7 @@ async function main() {
       console.log(`secrets:      ${JSON.stringify(manifest.secretsRedacted)}`);
       console.log(`plain read:   ${plain.toFixed(0)} ms (git ls-files -z | xargs -0 cat, warm cache; best of before/after)`);
       console.log(`native scan:  ${native ? 'yes (dist/harvestNative.node)' : 'no (no cargo): JavaScript only'}`);
+      for (const notice of threaded.notices) console.log(`notice:       ${notice}`);
       console.log(`harvest:      ${threaded.ms.toFixed(0)} ms with ${threaded.workers} worker threads   ratio ${(threaded.ms / plain).toFixed(2)}× (target ≤ ${TARGET_RATIO}×)`);
       console.log(`              ${single.ms.toFixed(0)} ms in one thread   ratio ${(single.ms / plain).toFixed(2)}×`);
       if (native) console.log(`              ${jsOnly.ms.toFixed(0)} ms with ${jsOnly.workers} worker threads, JavaScript only (REPOTUNE_HARVEST_NATIVE=0)   ratio ${(jsOnly.ms / plain).toFixed(2)}×`);

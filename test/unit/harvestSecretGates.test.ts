@@ -44,6 +44,12 @@ const EDGE_CASES = [
   'tokentoken = "aB3dE5fG7hJ9kL1mN0pQ" // pässwörd token="Zq8xL2mN4vR7pT1wK9"',
   'PRIVATE_KEY=\'abc\'\nSecret:\tZq8xL2mN4vR7pT1wK9\u2028password = "Zq8xL2mN4vR7pT1wK9"',
   'curl https://deploy:Xk9pL2mQ7v@api.internal.io/v1/releases\n',
+  // url-password runs only just before each `://`: schemes of 1, 2, 20 and 21 characters, at the text's start,
+  // after a word character, several `://` close together and inside one match.
+  'ftp://u:Xk9pL2mQ7v@files.io h://a:Xk9pL2mQ7v@b.io ab://a:Xk9pL2mQ7v@b.io ://x:Xk9pL2mQ7v@h.io',
+  'abcdefghijklmnopqrst://u:Xk9pL2mQ7v@h.io abcdefghijklmnopqrstu://u:Xk9pL2mQ7v@h.io ab1https://u:Xk9pL2mQ7v@h.io',
+  'x://y://user:Xk9pL2mQ7v@host.io/a https://u:Xk9pL2mQ7v@h.io://v:Yk9pL2mQ7v@g.io git+ssh://g:Zk9pL2mQ7vRR@gitlab.internal',
+  'é-https://u:Xk9pL2mQ7v@h.io\u00a0s3://k:Xk9pL2mQ7v@b.io https://u:Xk9pL2mQ7v@docs.example.com/x',
   'const k = "AKIAIOSFODNN7EXAMPLE"; // ghp_0123456789abcdefghijABCDEFGHIJ012345 xoxb-123456789012-abcdefghij',
 ];
 

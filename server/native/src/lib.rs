@@ -37,7 +37,7 @@ pub fn settle(gate: &gate::SecretGate, bytes: &[u8]) -> Settled {
     match decode::decode(bytes) {
         decode::Decoded::Kept(text) if !gate.may_match(bytes) => Settled::Plain {
             sha256: Sha256::digest(bytes).into(),
-            signature: minhash::signature(text),
+            signature: minhash::signature(text.as_bytes()),
         },
         decode::Decoded::Excluded(reason) => Settled::Excluded(reason),
         _ => Settled::Js,

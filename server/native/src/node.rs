@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Buffer, Int32Array, Uint32Array};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Int32Array, Uint32Array, Uint8Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 
@@ -230,9 +230,10 @@ impl PlainFileScanner {
 
 /// What this build offers JavaScript: server/src/harvest/native.ts NATIVE_INTERFACE_VERSION must equal it, else
 /// the addon is not used. Raise both together when a function, a check name, a batch layout or what a result means
-/// (3: MinHash over words only) changes, so that an addon left from an older build (a checkout built without cargo
-/// keeps its old dist/) falls back to JavaScript instead of failing or signing files differently.
-pub const INTERFACE_VERSION: u32 = 3;
+/// changes (3: MinHash over words only; 4: minhashSignature takes bytes), so that an addon left from an older build
+/// (a checkout built without cargo keeps its old dist/) falls back to JavaScript instead of failing or signing files
+/// differently.
+pub const INTERFACE_VERSION: u32 = 4;
 
 #[napi]
 pub fn interface_version() -> u32 {
@@ -249,10 +250,10 @@ pub fn minhash_parameters() -> Vec<u32> {
     ]
 }
 
-/// The MinHash signature of any valid UTF-8 text (for the equivalence tests), null when too short.
+/// The MinHash signature of a text's UTF-8 bytes, null when too short.
 #[napi]
-pub fn minhash_signature(text: String) -> Option<Uint32Array> {
-    minhash::signature(&text).map(|s| Uint32Array::new(s.to_vec()))
+pub fn minhash_signature(bytes: Uint8Array) -> Option<Uint32Array> {
+    minhash::signature(&bytes).map(|s| Uint32Array::new(s.to_vec()))
 }
 
 /// server/src/harvest/dedupe.ts `twinsOf`'s decisions (dedupe.rs) for files in priority order: 32 bytes of SHA-256

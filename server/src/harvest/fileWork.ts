@@ -47,7 +47,7 @@ const encoder = new TextEncoder();
 export class FileWork {
   private readonly reader: FileReader;
   private readonly plain: ((bytes: Uint8Array) => PlainFile | null) | undefined;
-  private readonly sign: (text: string) => Signature | undefined;
+  private readonly sign: (utf8: Uint8Array) => Signature | undefined;
 
   constructor(private readonly settings: FileWorkSettings) {
     this.reader = new FileReader(settings.root, settings.maxBytes);
@@ -79,7 +79,7 @@ export class FileWork {
       ...base,
       content,
       sha256: createHash('sha256').update(content).digest('hex'),
-      signature: this.sign(text),
+      signature: this.sign(content),
     };
   }
 }

@@ -39,11 +39,10 @@ const WORD_BYTE = Uint8Array.from({ length: 256 }, (_, c) =>
 );
 /** One round of a word's hash per four bytes (server/native/src/minhash.rs WORD_MULT). */
 const WORD_MULT = 0x2545f491;
-const utf8 = new TextEncoder();
 
 /**
- * The file's MinHash signature, or undefined when it has fewer than MIN_SHINGLES shingles. Shingles are runs of
- * SHINGLE_TOKENS words of the UTF-8 text; everything that is not a word only separates words (BigCode's
+ * The MinHash signature of a text's UTF-8 bytes, or undefined when it has fewer than MIN_SHINGLES shingles.
+ * Shingles are runs of SHINGLE_TOKENS words; everything that is not a word only separates words (BigCode's
  * near-deduplication of The Stack splits on `[^A-Za-z_0-9]` the same way), so reindented or reformatted copies
  * match. A word's hash is h = (h ^ chunk) * WORD_MULT over its 4-byte little-endian chunks, the last one
  * zero-padded: the native scan (server/native/src/minhash.rs) hashes most words with two 8-byte loads that way.
@@ -51,11 +50,10 @@ const utf8 = new TextEncoder();
  * in punctuation or layout still match. With the native block scan, the MinHash of 200 MB of generated source went
  * from 449 to 247 ms, of 153 MB of real Python from 645 to 258 ms (best of 7, one thread, same process).
  */
-export function minhashSignature(text: string): Signature | undefined {
+export function minhashSignature(bytes: Uint8Array): Signature | undefined {
   // One loop, the last words in locals, a table for word bytes, one place that adds a shingle: this runs on every
   // harvested byte where the native scan is not built, and this shape was 2× faster than a closure over a ring
   // buffer (measured).
-  const bytes = utf8.encode(text);
   const sig = new Uint32Array(SIGNATURE_BINS).fill(EMPTY);
   let t1 = 0;
   let t2 = 0;
