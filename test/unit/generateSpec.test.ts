@@ -35,6 +35,12 @@ test('bad fields are refused with a message that says what to write', () => {
   assert.throws(() => parseSpec({ ...base, inputs: 'x: [2]; x: [3]' }), /used twice/);
   assert.throws(() => parseSpec({ ...base, loss: 'wasserstein' }), /Unknown loss "wasserstein".*cross_entropy/);
   assert.throws(() => parseSpec({ ...base, framework: 'caffe' }), /Unknown framework "caffe"/);
+  // Names of Object.prototype's members are not table entries.
+  for (const word of ['constructor', 'valueOf', 'toString', '__proto__']) {
+    assert.throws(() => parseSpec({ ...base, loss: word }), /Unknown loss/, word);
+    assert.throws(() => parseSpec({ ...base, framework: word }), /Unknown framework/, word);
+    assert.throws(() => parseSpec({ ...base, inputs: `x: ${word}[2]` }), /unknown dtype|cannot read/, word);
+  }
 });
 
 test('a selected docstring or comment becomes the fields', () => {

@@ -61,15 +61,19 @@ const FRAMEWORK_ALIASES: Record<string, Framework> = {
   torch: 'torch', pytorch: 'torch', tensorflow: 'tensorflow', tf: 'tensorflow', keras: 'tensorflow', jax: 'jax', flax: 'jax',
 };
 
+/** The table's own entry: a user's "valueOf" or "constructor" must not find Object.prototype's members. */
+function ownValue<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 export function parseLoss(text: string): LossName {
-  const key = text.toLowerCase().replace(/[^a-z0-9]/g, '');
-  const loss = LOSS_ALIASES[key];
+  const loss = ownValue(LOSS_ALIASES, text.toLowerCase().replace(/[^a-z0-9]/g, ''));
   if (!loss) throw new SpecError(`Unknown loss "${text}". Use one of: ${LOSSES.join(', ')}.`);
   return loss;
 }
 
 export function parseFramework(text: string): Framework {
-  const fw = FRAMEWORK_ALIASES[text.trim().toLowerCase()];
+  const fw = ownValue(FRAMEWORK_ALIASES, text.trim().toLowerCase());
   if (!fw) throw new SpecError(`Unknown framework "${text}". Use one of: ${FRAMEWORKS.join(', ')}.`);
   return fw;
 }

@@ -1,6 +1,7 @@
 /** File name → VS Code language id, so harvested files and editor documents use the same language names. */
 
-const BY_EXTENSION: Record<string, string> = {
+// Maps, not object literals: a file named `constructor` or `x.toString` must not find Object.prototype's members.
+const BY_EXTENSION = new Map<string, string>(Object.entries({
   ts: 'typescript', mts: 'typescript', cts: 'typescript', tsx: 'typescriptreact',
   js: 'javascript', mjs: 'javascript', cjs: 'javascript', jsx: 'javascriptreact',
   py: 'python', pyi: 'python', pyw: 'python', ipynb: 'jupyter',
@@ -15,17 +16,18 @@ const BY_EXTENSION: Record<string, string> = {
   json: 'json', jsonc: 'jsonc', json5: 'json5', yaml: 'yaml', yml: 'yaml', toml: 'toml', xml: 'xml', svg: 'xml',
   ini: 'ini', cfg: 'ini', md: 'markdown', mdx: 'mdx', rst: 'restructuredtext', tex: 'latex', txt: 'plaintext',
   tf: 'terraform', hcl: 'hcl', cmake: 'cmake', mk: 'makefile', nix: 'nix', sol: 'solidity',
-};
+}));
 
-const BY_NAME: Record<string, string> = {
+const BY_NAME = new Map<string, string>(Object.entries({
   Dockerfile: 'dockerfile', Makefile: 'makefile', GNUmakefile: 'makefile', 'CMakeLists.txt': 'cmake',
   Jenkinsfile: 'groovy', Rakefile: 'ruby', Gemfile: 'ruby', '.bashrc': 'shellscript', '.zshrc': 'shellscript',
-};
+}));
 
 export function languageOf(relPath: string): string {
   const name = relPath.slice(relPath.lastIndexOf('/') + 1);
-  if (BY_NAME[name]) return BY_NAME[name];
+  const byName = BY_NAME.get(name);
+  if (byName) return byName;
   if (name.startsWith('Dockerfile.')) return 'dockerfile';
   const dot = name.lastIndexOf('.');
-  return dot > 0 ? (BY_EXTENSION[name.slice(dot + 1).toLowerCase()] ?? 'plaintext') : 'plaintext';
+  return dot > 0 ? (BY_EXTENSION.get(name.slice(dot + 1).toLowerCase()) ?? 'plaintext') : 'plaintext';
 }
