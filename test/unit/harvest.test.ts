@@ -155,7 +155,14 @@ test('holdoutCommits counts the newest N commits', async () => {
     commitAll(repo, 'sweep');
     const swept = await harvest(repo, {});
     assert.equal(swept.manifest.holdoutRule, 'path-hash');
-    assert.ok(swept.notices.some((n) => /changed 3 of 7 harvested files \(over 30%\)/.test(n)), swept.notices.join('\n'));
+    const fallback = 'holding out ~10% of files by path instead.';
+    assert.ok(swept.notices.includes(`The newest 1 commit changed 3 of 7 harvested files (over 30%): ${fallback}`), swept.notices.join('\n'));
+    // A newest commit that touches only files the harvest leaves out holds out nothing either.
+    writeFiles(repo, { 'package-lock.json': '{}\n' });
+    commitAll(repo, 'lock only');
+    const lockOnly = await harvest(repo, {});
+    assert.ok(lockOnly.notices.includes(`The newest 1 commit changed no harvested file: ${fallback}`), lockOnly.notices.join('\n'));
+    assert.ok((await harvest(repo, { holdoutCommits: 9 })).notices.includes(`Only 5 commits: holding out the newest 9 commits would leave none to train on, so ${fallback}`));
   } finally {
     removeDir(repo);
   }

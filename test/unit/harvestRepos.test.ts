@@ -88,7 +88,11 @@ test('holdout by days: the commits of the last D days before HEAD, by commit dat
     assert.deepEqual(held(await harvest(repo, { holdoutDays: 15 })), ['b.ts', 'c.ts', 'd.ts']);
     const all = await harvest(repo, { holdoutDays: 1000 });
     assert.equal(all.manifest.holdoutRule, 'path-hash', 'every commit is recent: nothing older to train on');
-    assert.ok(all.notices.some((n) => n.includes('last 1000 day(s)')), all.notices.join('\n'));
+    assert.ok(
+      all.notices.includes('Only 4 commits: holding out the 4 commits of the last 1000 days would leave none to train on, so holding out ~10% of files by path instead.'),
+      all.notices.join('\n'),
+    );
+    assert.equal(all.manifest.settings.holdout, 'last 1000 days of commits, else 10% by path hash');
     assert.deepEqual(held(await harvest(repo, { holdoutCommits: 2 })), ['c.ts', 'd.ts']);
   }));
 

@@ -162,7 +162,8 @@ fn scan_blocks(b: &[u8], from: usize, s: &mut Shingler) -> usize {
         while starts != 0 {
             let i = starts.trailing_zeros() as usize;
             let len = (!(word >> i)).trailing_zeros() as usize;
-            if i + len == BLOCK && word >> 63 != 0 {
+            if i + len == BLOCK {
+                // The word may go on in the next bytes: the next block starts with it.
                 next = at + i;
                 break;
             }

@@ -77,7 +77,7 @@ export async function discover(root: string): Promise<Discovery> {
   if (paths.length === 0) notices.push(`git lists no files under ${root}: is everything there ignored or untracked?`);
   const commitCount = head === undefined ? 0 : Number((await git.raw(['rev-list', '--count', 'HEAD'])).trim()) || 0;
   const shallow = head !== undefined && (await git.raw(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
-  if (shallow) notices.push(`${root} is a shallow clone (${commitCount} commit(s) of history): the holdout can only use those commits.`);
+  if (shallow) notices.push(`${root} is a shallow clone (${commitCount} ${commitCount === 1 ? 'commit' : 'commits'} of history): the holdout can only use those commits.`);
   return { paths, preExcluded, notices, git: { git, head, commitCount, shallow } };
 }
 

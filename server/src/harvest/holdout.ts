@@ -26,7 +26,7 @@ export type HoldoutSetting = { commits: number } | { days: number };
 
 export function describeHoldout(setting: HoldoutSetting, fraction: number): string {
   const fallback = `else ${pct(fraction)} by path hash`;
-  return 'days' in setting ? `last ${setting.days} day(s) of commits, ${fallback}` : `last ${setting.commits} commit(s), ${fallback}`;
+  return 'days' in setting ? `last ${counted(setting.days, 'day')} of commits, ${fallback}` : `last ${counted(setting.commits, 'commit')}, ${fallback}`;
 }
 
 export interface HoldoutChoice {
@@ -48,11 +48,11 @@ export async function chooseHoldout(
   });
   if (git?.head === undefined) return byPath();
   const commits = 'days' in setting ? await commitsWithinDays(git, setting.days) : setting.commits;
-  const what = 'days' in setting ? `commit(s) of the last ${setting.days} day(s)` : `commit(s)`;
   const instead = `holding out ~${pct(fraction)} of files by path instead`;
-  if (commits <= 0) return byPath(`No ${what.replace('commit(s)', 'commits')}: ${instead}.`);
+  if (commits <= 0) return byPath(`${'days' in setting ? `No commits in the last ${counted(setting.days, 'day')}` : 'No commits to hold out'}: ${instead}.`);
+  const newest = 'days' in setting ? `the ${counted(commits, 'commit')} of the last ${counted(setting.days, 'day')}` : `the newest ${counted(commits, 'commit')}`;
   if (git.commitCount <= commits) {
-    return byPath(`Only ${git.commitCount} commit(s), and the newest ${commits} ${what} leave none to train on before them: ${instead}.`);
+    return byPath(`Only ${counted(git.commitCount, 'commit')}: holding out ${newest} would leave none to train on, so ${instead}.`);
   }
   const changed = await pathsChangedByNewestCommits(git.git, commits);
   const holdout = new Set(keptPaths.filter((p) => changed.has(p)));
@@ -61,8 +61,8 @@ export async function chooseHoldout(
   }
   return byPath(
     holdout.size === 0
-      ? `The newest ${commits} ${what} changed no harvested file: ${instead}.`
-      : `The newest ${commits} ${what} changed ${holdout.size} of ${keptPaths.length} harvested files (over ${pct(MAX_HOLDOUT_SHARE)}): ${instead}.`,
+      ? `${capitalized(newest)} changed no harvested file: ${instead}.`
+      : `${capitalized(newest)} changed ${holdout.size} of ${keptPaths.length} harvested files (over ${pct(MAX_HOLDOUT_SHARE)}): ${instead}.`,
   );
 }
 
@@ -79,6 +79,15 @@ async function commitsWithinDays(git: GitInfo, days: number): Promise<number> {
 /** A path's stable position in [0, 1). */
 export function pathHashFraction(relPath: string): number {
   return createHash('sha1').update(relPath).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+function capitalized(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** "1 commit", "3 commits". */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function pct(fraction: number): string {

@@ -46,9 +46,9 @@ const WORD_MULT = 0x2545f491;
  * near-deduplication of The Stack splits on `[^A-Za-z_0-9]` the same way), so reindented or reformatted copies
  * match. A word's hash is h = (h ^ chunk) * WORD_MULT over its 4-byte little-endian chunks, the last one
  * zero-padded: the native scan (server/native/src/minhash.rs) hashes most words with two 8-byte loads that way.
- * Words only, not punctuation characters as well: fewer shingles per file, and copies that differ
- * in punctuation or layout still match. With the native block scan, the MinHash of 200 MB of generated source went
- * from 449 to 247 ms, of 153 MB of real Python from 645 to 258 ms (best of 7, one thread, same process).
+ * Words only, not punctuation characters as well: fewer shingles per file, and copies that differ in punctuation or
+ * layout still match. With the native block scan, the MinHash of 200 MB of generated source went from 449 to 247 ms,
+ * of 153 MB of real Python from 645 to 258 ms (best of 7, one thread, same process).
  */
 export function minhashSignature(bytes: Uint8Array): Signature | undefined {
   // One loop, the last words in locals, a table for word bytes, one place that adds a shingle: this runs on every
