@@ -29,14 +29,15 @@ pub enum FileScan {
 /// The file at `root`/`rel` (a path git listed, `/`-separated), read and scanned.
 pub fn scan_file(gate: &SecretGate, root: &Path, rel: &str, max_bytes: u64) -> FileScan {
     let path = root.join(rel);
-    match fs::symlink_metadata(&path) {
-        Ok(meta) if meta.file_type().is_file() && meta.len() <= max_bytes => {}
+    let size = match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.file_type().is_file() && meta.len() <= max_bytes => meta.len(),
         _ => return FileScan::Js,
-    }
+    };
     let Ok(file) = open_no_follow(&path) else {
         return FileScan::Js;
     };
-    let mut content = Vec::new();
+    // Sized from the stat (and one byte more, to see the end): growing from empty copied each file ~twice over.
+    let mut content = Vec::with_capacity(size as usize + 1);
     // One byte past the limit tells that the file grew beyond it since the stat.
     if file.take(max_bytes + 1).read_to_end(&mut content).is_err() || content.len() as u64 > max_bytes {
         return FileScan::Js;
