@@ -218,7 +218,8 @@ export function findWithRules(text: string, rules: readonly SecretRule[], hits: 
  * resumes after a match.
  */
 function collectBeforeKeywords(text: string, rule: SecretRule, keywordEnds: readonly number[], found: SecretFinding[]): void {
-  const [nearest, farthest] = rule.reach ?? [0, 0];
+  if (!rule.reach) throw new Error(`secret rule ${rule.id}: scope 'before-keyword' needs a reach`);
+  const [nearest, farthest] = rule.reach;
   let next = 0;
   for (const end of keywordEnds) {
     for (let at = Math.max(next, end - farthest); at <= end - nearest; at = next) {
