@@ -49,8 +49,8 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
   const found = await discover(absRoot);
   const selection = makeSelection(absRoot, opts);
   const notices = [...found.notices];
-  const stale = opts.nativeScan === false ? undefined : nativeNotice();
-  if (stale) notices.push(stale);
+  const addonUnused = opts.nativeScan === false ? undefined : nativeNotice();
+  if (addonUnused) notices.push(addonUnused);
   const excluded: Exclusion[] = [...found.preExcluded];
   const store = opts.corpusDir ? packStore(path.resolve(opts.corpusDir)) : memoryStore();
   const secretCounts: Record<string, number> = {};
