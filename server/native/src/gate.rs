@@ -29,6 +29,11 @@ impl SecretGate {
         for (name, keywords) in checks {
             let shape = Shape::from_name(name).ok_or_else(|| format!("unknown keyword check {name:?}"))?;
             for k in keywords {
+                // An occurrence of `client_secret` ends where one of `secret` does: a check that looks only at
+                // that end gives both the same answer, so the longer keyword adds nothing but search time.
+                if shape.answers_from_end() && keywords.iter().any(|o| o.len() < k.len() && k.ends_with(o.as_str())) {
+                    continue;
+                }
                 let i = words.iter().position(|w| w == k).unwrap_or_else(|| {
                     words.push(k.clone());
                     shapes.push(Vec::new());
@@ -169,6 +174,33 @@ mod tests {
         ] {
             assert!(!g.may_match(no.as_bytes()), "{no:?}");
         }
+    }
+
+    #[test]
+    fn a_keyword_ending_in_another_of_its_end_only_check_is_not_searched_but_still_gated() {
+        let check = |name: &str, words: &[&str]| (name.to_string(), words.iter().map(|w| w.to_string()).collect());
+        let both = SecretGate::new(&[
+            check("assignment", &["token", "auth_token"]),
+            check("stripe", &["_test_"]),
+        ])
+        .unwrap();
+        let alone = SecretGate::new(&[check("assignment", &["auth_token"])]).unwrap();
+        assert_eq!(both.keywords.len(), 2, "auth_token is left to token's occurrences");
+        for text in [
+            "AUTH_TOKEN = \"x8Kd02mQz7Lp4Rt9\"",
+            "auth_token: abc123def456x",
+            "auth_token = f(x)",
+            "x.auth_tokens",
+        ] {
+            assert_eq!(
+                both.may_match(text.as_bytes()),
+                alone.may_match(text.as_bytes()),
+                "{text:?}"
+            );
+        }
+        // Checks that look at where the keyword starts keep every keyword.
+        let stripe = SecretGate::new(&[check("stripe", &["_test_", "k_test_"])]).unwrap();
+        assert_eq!(stripe.keywords.len(), 2);
     }
 
     #[test]

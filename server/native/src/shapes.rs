@@ -65,6 +65,14 @@ impl Shape {
         })
     }
 
+    /// Whether the answer depends on the occurrence's end alone (not on where it starts or what it spells).
+    pub fn answers_from_end(self) -> bool {
+        matches!(
+            self,
+            Shape::Anywhere | Shape::Assignment | Shape::UrlCredentials | Shape::AwsSecret
+        )
+    }
+
     /// Whether this keyword occurrence, at `start..end`, could be where one of the shape's rules matches.
     pub fn may_match_at(self, text: &[u8], start: usize, end: usize) -> bool {
         let found = &text[start..end];
