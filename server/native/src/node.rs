@@ -106,6 +106,8 @@ impl Task for ScanFiles {
     type JsValue = ScannedBatch;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
+        let pack_error = |e: std::io::Error| napi::Error::from_reason(format!("writing the corpus pack: {e}"));
+        let mut gathered = self.pack.as_deref().map(pack::Gathered::new);
         let mut out = Vec::with_capacity(self.paths.len());
         for rel in &self.paths {
             out.push(match batch::scan_file(&self.gate, &self.root, rel, self.max_bytes) {
@@ -117,19 +119,15 @@ impl Task for ScanFiles {
                     signature,
                 } => {
                     let length = content.len() as u32;
-                    match &self.pack {
-                        Some(pack) => {
-                            let offset = pack
-                                .append(&content)
-                                .map_err(|e| napi::Error::from_reason(format!("writing the corpus pack: {e}")))?;
-                            Scanned::Settled {
-                                sha256,
-                                signature,
-                                length,
-                                offset,
-                                content: None,
-                            }
-                        }
+                    match &mut gathered {
+                        // The offset is the text's index among the gathered ones until they are written.
+                        Some(g) => Scanned::Settled {
+                            sha256,
+                            signature,
+                            length,
+                            offset: g.push(&content).map_err(pack_error)? as u64,
+                            content: None,
+                        },
                         None => Scanned::Settled {
                             sha256,
                             signature,
@@ -140,6 +138,14 @@ impl Task for ScanFiles {
                     }
                 }
             });
+        }
+        if let Some(g) = gathered {
+            let placed = g.finish().map_err(pack_error)?;
+            for scanned in &mut out {
+                if let Scanned::Settled { offset, .. } = scanned {
+                    *offset = placed[*offset as usize];
+                }
+            }
         }
         Ok(out)
     }
