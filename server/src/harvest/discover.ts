@@ -53,10 +53,16 @@ export async function discover(root: string): Promise<Discovery> {
     return { paths: walked.paths.sort(compare), preExcluded, notices };
   }
 
-  const head = await revParse(git, 'HEAD');
-  const notices: string[] = [];
+  // Independent questions, asked at once: each git process costs 5–30 ms, and the harvest waits for all of them.
   // --stage gives each entry's mode: submodules (gitlinks) and symlinks are known without touching the tree.
-  const staged = parseStaged(await git.raw(['ls-files', '-z', '--stage']));
+  const [head, listed, count, shallowAnswer] = await Promise.all([
+    revParse(git, 'HEAD'),
+    git.raw(['ls-files', '-z', '--stage']),
+    git.raw(['rev-list', '--count', 'HEAD']).catch(() => '0'), // fails without commits
+    git.raw(['rev-parse', '--is-shallow-repository']),
+  ]);
+  const staged = parseStaged(listed);
+  const notices: string[] = [];
   if (head === undefined) {
     notices.push(`${root} has no commits yet: harvesting the files in the index and working tree (no commit-based holdout).`);
     const others = await git.raw(['ls-files', '-z', '--others', '--exclude-standard']);
@@ -75,8 +81,8 @@ export async function discover(root: string): Promise<Discovery> {
     notices.push('Submodules are not harvested (they are other repositories); open a submodule as its own workspace to train on it.');
   }
   if (paths.length === 0) notices.push(`git lists no files under ${root}: is everything there ignored or untracked?`);
-  const commitCount = head === undefined ? 0 : Number((await git.raw(['rev-list', '--count', 'HEAD'])).trim()) || 0;
-  const shallow = head !== undefined && (await git.raw(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+  const commitCount = head === undefined ? 0 : Number(count.trim()) || 0;
+  const shallow = head !== undefined && shallowAnswer.trim() === 'true';
   if (shallow) notices.push(`${root} is a shallow clone (${commitCount} ${commitCount === 1 ? 'commit' : 'commits'} of history): the holdout can only use those commits.`);
   return { paths, preExcluded, notices, git: { git, head, commitCount, shallow } };
 }

@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import { compare, discover } from './discover';
 import { MAX_FILE_BYTES, pathExclusion } from './filters';
-import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION, describeHoldout, type HoldoutSetting } from './holdout';
+import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION, describeHoldout, newestChanges, type HoldoutSetting } from './holdout';
 import { languageOf } from './languages';
 import { dedupe, type Candidate } from './dedupe';
 import { nativeNotice } from './native';
@@ -63,6 +63,9 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
     if (byPath) excluded.push({ path: rel, reason: byPath });
     else toRead.push(rel);
   }
+  // git answers what the newest commits changed while the files are read.
+  const history = newestChanges(found.git, holdoutSetting);
+  history.catch(() => undefined); // awaited below; a harvest that stops first must not leave it unhandled
   const settings = { root: absRoot, maxBytes, secrets: secretsMode, native: opts.nativeScan };
   const threads = workerCount(opts.workers, toRead.length, settings);
   for await (const outcome of processInOrder(toRead, settings, threads, opts.workers !== undefined, store.pack)) {
@@ -77,7 +80,7 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
     candidates.push({ path: outcome.path, sha256: outcome.sha256, bytes: outcome.content.length, signature: outcome.signature });
   }
 
-  const holdout = await chooseHoldout(candidates.map((c) => c.path), found.git, holdoutSetting, holdoutFraction);
+  const holdout = await chooseHoldout(candidates.map((c) => c.path), found.git, holdoutSetting, holdoutFraction, history);
   if (holdout.notice) notices.push(holdout.notice);
   const isHoldout = (c: Candidate) => holdout.holdout.has(c.path);
   const { kept, dropped } = dedupe(candidates, isHoldout, opts.nativeScan !== false);

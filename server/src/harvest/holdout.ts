@@ -35,26 +35,45 @@ export interface HoldoutChoice {
   readonly notice?: string;
 }
 
+/** What history says about the holdout: how many newest commits the setting picks, and the paths they changed. */
+export interface NewestChanges {
+  readonly commits: number;
+  /** Absent when there is nothing to diff (no commits picked, or not enough history to leave any for training). */
+  readonly changed?: ReadonlySet<string>;
+}
+
+/**
+ * Asks git what the newest commits changed; needs no file content, so the harvest starts it before reading the
+ * files and awaits it after. Undefined without commits.
+ */
+export async function newestChanges(git: GitInfo | undefined, setting: HoldoutSetting): Promise<NewestChanges | undefined> {
+  if (git?.head === undefined) return undefined;
+  const commits = 'days' in setting ? await commitsWithinDays(git, setting.days) : setting.commits;
+  if (commits <= 0 || git.commitCount <= commits) return { commits };
+  return { commits, changed: await pathsChangedByNewestCommits(git.git, commits) };
+}
+
 export async function chooseHoldout(
   keptPaths: readonly string[],
   git: GitInfo | undefined,
   setting: HoldoutSetting,
   fraction: number,
+  history: Promise<NewestChanges | undefined> = newestChanges(git, setting),
 ): Promise<HoldoutChoice> {
   const byPath = (notice?: string): HoldoutChoice => ({
     holdout: new Set(keptPaths.filter((p) => pathHashFraction(p) < fraction)),
     rule: 'path-hash',
     notice,
   });
-  if (git?.head === undefined) return byPath();
-  const commits = 'days' in setting ? await commitsWithinDays(git, setting.days) : setting.commits;
+  const newestHistory = await history;
+  if (git === undefined || newestHistory === undefined) return byPath();
+  const { commits, changed } = newestHistory;
   const instead = `holding out ~${pct(fraction)} of files by path instead`;
   if (commits <= 0) return byPath(`${'days' in setting ? `No commits in the last ${counted(setting.days, 'day')}` : 'No commits to hold out'}: ${instead}.`);
   const newest = 'days' in setting ? `the ${counted(commits, 'commit')} of the last ${counted(setting.days, 'day')}` : `the newest ${counted(commits, 'commit')}`;
-  if (git.commitCount <= commits) {
+  if (changed === undefined) {
     return byPath(`Only ${counted(git.commitCount, 'commit')}: holding out ${newest} would leave none to train on, so ${instead}.`);
   }
-  const changed = await pathsChangedByNewestCommits(git.git, commits);
   const holdout = new Set(keptPaths.filter((p) => changed.has(p)));
   if (holdout.size > 0 && holdout.size <= keptPaths.length * MAX_HOLDOUT_SHARE) {
     return { holdout, rule: 'days' in setting ? 'newest-days' : 'newest-commits' };

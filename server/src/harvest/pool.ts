@@ -124,16 +124,18 @@ async function* inThreads(
   const runBatch = async (batch: readonly string[]): Promise<FileOutcome[]> => {
     if (!scanner) return inJs(batch);
     // Not under a linked folder (read.ts decides those), nor a file secretlint judges by its name.
-    const toNative = batch.filter((p) => reader.linkedFolder(p) === null && !secretlintChecksPath(p));
-    const scanned = await scanner.scanFiles(settings.root, toNative, settings.maxBytes, pack);
-    const settled = new Map<string, FileOutcome>();
-    toNative.forEach((p, i) => {
-      if (scanned.status[i] !== 0) settled.set(p, settledOutcome(p, scanned, i, reasons));
+    const nativeAt = batch.flatMap((p, i) => (reader.linkedFolder(p) === null && !secretlintChecksPath(p) ? [i] : []));
+    const scanned = await scanner.scanFiles(settings.root, nativeAt.map((i) => batch[i]), settings.maxBytes, pack);
+    const outcomes: (FileOutcome | undefined)[] = new Array(batch.length);
+    nativeAt.forEach((at, i) => {
+      if (scanned.status[i] !== 0) outcomes[at] = settledOutcome(batch[at], scanned, i, reasons);
     });
-    const rest = batch.filter((p) => !settled.has(p));
-    const decided = rest.length > 0 ? await inJs(rest) : [];
-    decided.forEach((o) => settled.set(o.path, o));
-    return batch.map((p) => settled.get(p) as FileOutcome);
+    const restAt = batch.flatMap((_, i) => (outcomes[i] === undefined ? [i] : []));
+    if (restAt.length > 0) {
+      const decided = await inJs(restAt.map((i) => batch[i]));
+      restAt.forEach((at, i) => (outcomes[at] = decided[i]));
+    }
+    return outcomes as FileOutcome[];
   };
   const batches: string[][] = [];
   for (let i = 0; i < paths.length; i += BATCH_FILES) batches.push(paths.slice(i, i + BATCH_FILES));

@@ -30,7 +30,7 @@ export class FileReader {
 
   /** The reason a link on the path's folders leaves the file out, or null (a cached lstat per folder). */
   linkedFolder(rel: string): ExclusionReason | null {
-    return this.folderExclusion(path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel));
+    return this.folderExclusion(rel.slice(0, Math.max(0, rel.lastIndexOf('/'))));
   }
 
   /** The file's bytes, or the reason it is left out before its content is looked at. */
