@@ -4,7 +4,9 @@
 //! link, a folder, an oversized or unreadable file, a possible secret, a BOM or CR — comes back as `Js`, and
 //! JavaScript reads and decides it itself.
 
-use std::fs::{self, File};
+#[cfg(not(unix))]
+use std::fs;
+use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -13,8 +15,8 @@ use crate::Settled;
 use crate::Signature;
 
 pub enum FileScan {
+    /// Kept: its bytes are what `scan_file` appended to the buffer.
     Plain {
-        content: Vec<u8>,
         sha256: [u8; 32],
         signature: Option<Signature>,
     },
@@ -26,28 +28,37 @@ pub enum FileScan {
     Js,
 }
 
-/// The file at `root`/`rel` (a path git listed, `/`-separated), read and scanned.
-pub fn scan_file(gate: &SecretGate, root: &Path, rel: &str, max_bytes: u64) -> FileScan {
-    let path = root.join(rel);
-    let size = match fs::symlink_metadata(&path) {
+/// The file at `root`/`rel` (a path git listed, `/`-separated), read and scanned. Its bytes are appended to `buf`
+/// and stay there when the file is Plain (read straight to where they are kept: a batch's texts gather in one
+/// buffer for the pack, pack.rs); otherwise `buf` is left as it was.
+pub fn scan_file(gate: &SecretGate, root: &Path, rel: &str, max_bytes: u64, buf: &mut Vec<u8>) -> FileScan {
+    let start = buf.len();
+    let scan = read_and_settle(gate, &root.join(rel), max_bytes, buf, start);
+    if !matches!(scan, FileScan::Plain { .. }) {
+        buf.truncate(start);
+    }
+    scan
+}
+
+fn read_and_settle(gate: &SecretGate, path: &Path, max_bytes: u64, buf: &mut Vec<u8>, start: usize) -> FileScan {
+    // Opened without following a link, and without waiting on a FIFO; then its own metadata (cheaper than a
+    // second walk of the path). A link, a folder or anything but a regular file goes to JavaScript.
+    let Ok(file) = open_no_follow(path) else {
+        return FileScan::Js;
+    };
+    let size = match file.metadata() {
         Ok(meta) if meta.file_type().is_file() && meta.len() <= max_bytes => meta.len(),
         _ => return FileScan::Js,
     };
-    let Ok(file) = open_no_follow(&path) else {
-        return FileScan::Js;
-    };
-    // Sized from the stat (and one byte more, to see the end): growing from empty copied each file ~twice over.
-    let mut content = Vec::with_capacity(size as usize + 1);
-    // One byte past the limit tells that the file grew beyond it since the stat.
-    if file.take(max_bytes + 1).read_to_end(&mut content).is_err() || content.len() as u64 > max_bytes {
+    // Sized from the metadata (and one byte more, to see the end): growing as it reads copied each file ~twice.
+    buf.reserve(size as usize + 1);
+    // One byte past the limit tells that the file grew beyond it since the metadata was read.
+    if file.take(max_bytes + 1).read_to_end(buf).is_err() || (buf.len() - start) as u64 > max_bytes {
         return FileScan::Js;
     }
-    match crate::settle(gate, &content) {
-        Settled::Plain { sha256, signature } => FileScan::Plain {
-            content,
-            sha256,
-            signature,
-        },
+    let content = &buf[start..];
+    match crate::settle(gate, content) {
+        Settled::Plain { sha256, signature } => FileScan::Plain { sha256, signature },
         Settled::Excluded(reason) => FileScan::Excluded {
             reason,
             disk_bytes: content.len() as u64,
@@ -56,14 +67,22 @@ pub fn scan_file(gate: &SecretGate, root: &Path, rel: &str, max_bytes: u64) -> F
     }
 }
 
-/// Opens a file, refusing a link that replaced it since the lstat above.
+/// Opens a file for reading, refusing a link (also one that replaced the file since git listed it) and never
+/// blocking on a FIFO.
 #[cfg(unix)]
 fn open_no_follow(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    File::options().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
+    File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    // No O_NOFOLLOW: the link check is on the path's own metadata, before opening.
+    if fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(std::io::Error::other("a link"));
+    }
     File::open(path)
 }

@@ -110,34 +110,36 @@ impl Task for ScanFiles {
         let mut gathered = self.pack.as_deref().map(pack::Gathered::new);
         let mut out = Vec::with_capacity(self.paths.len());
         for rel in &self.paths {
-            out.push(match batch::scan_file(&self.gate, &self.root, rel, self.max_bytes) {
-                FileScan::Js => Scanned::Js,
-                FileScan::Excluded { reason, disk_bytes } => Scanned::Excluded { reason, disk_bytes },
-                FileScan::Plain {
-                    content,
-                    sha256,
-                    signature,
-                } => {
-                    let length = content.len() as u32;
-                    match &mut gathered {
-                        // The offset is the text's index among the gathered ones until they are written.
-                        Some(g) => Scanned::Settled {
-                            sha256,
-                            signature,
-                            length,
-                            offset: g.push(&content).map_err(pack_error)? as u64,
-                            content: None,
-                        },
-                        None => Scanned::Settled {
-                            sha256,
-                            signature,
-                            length,
-                            offset: 0,
-                            content: Some(content),
-                        },
+            // With a pack, each file is read to the end of the batch's gathered texts; else into its own buffer.
+            let mut own = Vec::new();
+            let buf = gathered.as_mut().map_or(&mut own, |g| g.buffer());
+            let start = buf.len();
+            out.push(
+                match batch::scan_file(&self.gate, &self.root, rel, self.max_bytes, buf) {
+                    FileScan::Js => Scanned::Js,
+                    FileScan::Excluded { reason, disk_bytes } => Scanned::Excluded { reason, disk_bytes },
+                    FileScan::Plain { sha256, signature } => {
+                        let length = (buf.len() - start) as u32;
+                        match &mut gathered {
+                            // The offset is the text's index among the gathered ones until they are written.
+                            Some(g) => Scanned::Settled {
+                                sha256,
+                                signature,
+                                length,
+                                offset: g.keep_from(start).map_err(pack_error)? as u64,
+                                content: None,
+                            },
+                            None => Scanned::Settled {
+                                sha256,
+                                signature,
+                                length,
+                                offset: 0,
+                                content: Some(own),
+                            },
+                        }
                     }
-                }
-            });
+                },
+            );
         }
         if let Some(g) = gathered {
             let placed = g.finish().map_err(pack_error)?;

@@ -59,9 +59,22 @@ impl<'p> Gathered<'p> {
 
     /// Adds a text; returns its index, for `finish`'s offsets.
     pub fn push(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let index = self.placed.len() + self.waiting.len();
-        self.waiting.push(self.buf.len());
+        let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
+        self.keep_from(start)
+    }
+
+    /// The buffer texts gather in: a caller may read a text straight to its end, then keep it with `keep_from`
+    /// (or truncate the buffer back).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Takes the buffer's bytes from `start` (its length before the text was added) as the next text; returns its
+    /// index, for `finish`'s offsets.
+    pub fn keep_from(&mut self, start: usize) -> io::Result<usize> {
+        let index = self.placed.len() + self.waiting.len();
+        self.waiting.push(start);
         if self.buf.len() >= GATHER_BYTES {
             self.write()?;
         }
@@ -115,7 +128,18 @@ mod tests {
         let pack = Pack::open(&path).unwrap();
         let texts: Vec<Vec<u8>> = (0..40u8).map(|t| vec![t; GATHER_BYTES / 16 + t as usize]).collect();
         let mut gathered = Gathered::new(&pack);
-        let indexes: Vec<usize> = texts.iter().map(|t| gathered.push(t).unwrap()).collect();
+        // Half pushed, half appended to the buffer directly (as the native scan reads files).
+        let indexes: Vec<usize> = texts
+            .iter()
+            .map(|t| {
+                if t[0] % 2 == 0 {
+                    return gathered.push(t).unwrap();
+                }
+                let start = gathered.buffer().len();
+                gathered.buffer().extend_from_slice(t);
+                gathered.keep_from(start).unwrap()
+            })
+            .collect();
         pack.append(b"between").unwrap(); // another thread's append, after some of the gathered writes
         let big = vec![99u8; GATHER_BYTES * 2];
         let big_index = gathered.push(&big).unwrap();
