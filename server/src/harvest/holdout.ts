@@ -6,7 +6,7 @@
  * the newest commits touch none or over MAX_HOLDOUT_SHARE of the kept files) a stable share of paths, chosen by
  * path hash, is held out instead, so the same file lands on the same side on every run.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { firstParentCommitTimes, pathsChangedByNewestCommits, type GitInfo } from './discover';
 import type { HoldoutRule } from './types';
 
@@ -95,9 +95,12 @@ async function commitsWithinDays(git: GitInfo, days: number): Promise<number> {
   return n;
 }
 
-/** A path's stable position in [0, 1). */
+/** A path's stable position in [0, 1): the first 32 bits of its SHA-1. */
 export function pathHashFraction(relPath: string): number {
-  return createHash('sha1').update(relPath).digest().readUInt32BE(0) / 2 ** 32;
+  // crypto.hash (Node ≥ 20.12) skips the Hash object: a path-hash holdout of 6,700 real paths took 30 ms with
+  // createHash. It returns hex, hence the first eight digits.
+  const digest = crypto.hash ? crypto.hash('sha1', relPath).slice(0, 8) : crypto.createHash('sha1').update(relPath).digest('hex').slice(0, 8);
+  return parseInt(digest, 16) / 2 ** 32;
 }
 
 function capitalized(s: string): string {

@@ -58,21 +58,57 @@ export function secretlintChecksPath(relPath: string): boolean {
   return ALWAYS_LINTED.test(relPath);
 }
 
-/** Whether secretlint's preset could report anything on this text (see SECRETLINT_KEYWORDS). */
-export function secretlintMayMatch(text: string, relPath: string, hits: KeywordHits = SECRET_SCANNER.scan(text)): boolean {
-  return secretlintChecksPath(relPath) || PRESET_KEYWORDS.some((w) => hits.has(w));
+/** The keywords of RepoTune's rules and of secretlint's preset found in `text` (one pass for both). */
+export function secretKeywordHits(text: string): KeywordHits {
+  return SECRET_SCANNER.scan(text);
+}
+
+/**
+ * The preset's rules as secretlint configurations, by the rules they hold: a text is linted only by the rules whose
+ * keywords it holds (linting 34 real files with the whole preset took 64 ms, mostly in rules that had nothing to
+ * find), so few distinct configurations are ever built.
+ */
+const PRESET_SUBSETS = new Map<string, SecretLintCoreConfig>();
+
+/**
+ * The configuration to lint a text with: the preset's rules whose keywords `hits` holds (SECRETLINT_KEYWORDS), with
+ * the rules that report nothing themselves (filter-comments: its `secretlint-disable` comments silence the others);
+ * the whole preset for a file it judges by its path; undefined when no rule could report anything.
+ */
+function presetConfigFor(relPath: string, hits: KeywordHits): SecretLintCoreConfig | undefined {
+  if (secretlintChecksPath(relPath)) return CONFIG;
+  const keywordsOf = (rule: (typeof recommendedRules)[number]) => SECRETLINT_KEYWORDS[rule.meta.id.slice(RULE_PREFIX.length)];
+  const reporting = recommendedRules.filter((r) => {
+    const words = keywordsOf(r);
+    // A rule missing from the list runs on every text (the drift test asks for it to be listed).
+    return words === undefined || words.some((w) => hits.has(w));
+  });
+  if (reporting.length === 0) return undefined;
+  const chosen = recommendedRules.filter((r) => reporting.includes(r) || keywordsOf(r)?.length === 0);
+  const key = chosen.map((r) => r.meta.id).join(' ');
+  let config = PRESET_SUBSETS.get(key);
+  if (!config) {
+    config = { rules: chosen.map((rule) => ({ id: rule.meta.id, rule })) };
+    PRESET_SUBSETS.set(key, config);
+  }
+  return config;
 }
 
 export function secretlintRuleId(ruleId: string): string {
   return `secretlint/${ruleId.startsWith(RULE_PREFIX) ? ruleId.slice(RULE_PREFIX.length) : ruleId}`;
 }
 
-/** Findings of secretlint's recommended preset in `text`. */
-export async function findWithSecretlint(text: string, relPath: string): Promise<SecretFinding[]> {
+/**
+ * Findings of secretlint's recommended preset in `text`: of every rule, or with `hits` (secretKeywordHits of the
+ * text) of the rules that could report something there — the same findings (test/unit/harvestSecretGates.test.ts).
+ */
+export async function findWithSecretlint(text: string, relPath: string, hits?: KeywordHits): Promise<SecretFinding[]> {
+  const config = hits ? presetConfigFor(relPath, hits) : CONFIG;
+  if (!config) return [];
   const result = await lintSource({
     // noPhysicFilePath: rules must judge the text we hand them, never re-read (possibly changed) files.
     source: { filePath: relPath, content: text, contentType: 'text' },
-    options: { config: CONFIG, maskSecrets: true, noPhysicFilePath: true },
+    options: { config, maskSecrets: true, noPhysicFilePath: true },
   });
   return result.messages
     .map((m) => ({ rule: secretlintRuleId(m.ruleId), start: m.range[0], end: m.range[1] }))
@@ -93,7 +129,7 @@ function isKnownFalsePositive(f: SecretFinding, text: string): boolean {
  */
 export async function scanSecrets(text: string, relPath: string): Promise<SecretFinding[]> {
   const hits = SECRET_SCANNER.scan(text);
-  const preset = secretlintMayMatch(text, relPath, hits) ? await findWithSecretlint(text, relPath) : [];
+  const preset = await findWithSecretlint(text, relPath, hits);
   const ordered = [...findWithRules(text, SPECIFIC_RULES, hits), ...preset, ...findWithRules(text, HEURISTIC_RULES, hits)];
   return ordered.length === 0 ? [] : mergeFindings(ordered);
 }
