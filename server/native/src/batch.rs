@@ -4,13 +4,10 @@
 //! link, a folder, an oversized or unreadable file, a possible secret, a BOM or CR — comes back as `Js`, and
 //! JavaScript reads and decides it itself.
 
-#[cfg(not(unix))]
-use std::fs;
-use std::fs::File;
 use std::io::Read;
-use std::path::Path;
 
 use crate::gate::SecretGate;
+use crate::open::Root;
 use crate::Settled;
 use crate::Signature;
 
@@ -28,22 +25,29 @@ pub enum FileScan {
     Js,
 }
 
-/// The file at `root`/`rel` (a path git listed, `/`-separated), read and scanned. Its bytes are appended to `buf`
-/// and stay there when the file is Plain (read straight to where they are kept: a batch's texts gather in one
+/// The file at `rel` below `root` (a path git listed, `/`-separated), read and scanned. Its bytes are appended to
+/// `buf` and stay there when the file is Plain (read straight to where they are kept: a batch's texts gather in one
 /// buffer for the pack, pack.rs); otherwise `buf` is left as it was.
-pub fn scan_file(gate: &SecretGate, root: &Path, rel: &str, max_bytes: u64, buf: &mut Vec<u8>) -> FileScan {
+pub fn scan_file(gate: &SecretGate, root: &Root, rel: &str, max_bytes: u64, buf: &mut Vec<u8>) -> FileScan {
     let start = buf.len();
-    let scan = read_and_settle(gate, &root.join(rel), max_bytes, buf, start);
+    let scan = read_and_settle(gate, root, rel, max_bytes, buf, start);
     if !matches!(scan, FileScan::Plain { .. }) {
         buf.truncate(start);
     }
     scan
 }
 
-fn read_and_settle(gate: &SecretGate, path: &Path, max_bytes: u64, buf: &mut Vec<u8>, start: usize) -> FileScan {
-    // Opened without following a link, and without waiting on a FIFO; then its own metadata (cheaper than a
-    // second walk of the path). A link, a folder or anything but a regular file goes to JavaScript.
-    let Ok(file) = open_no_follow(path) else {
+fn read_and_settle(
+    gate: &SecretGate,
+    root: &Root,
+    rel: &str,
+    max_bytes: u64,
+    buf: &mut Vec<u8>,
+    start: usize,
+) -> FileScan {
+    // Opened without following a link (open.rs), then checked by its own metadata (cheaper than a second walk of
+    // the path): a link, a folder or anything but a regular file goes to JavaScript.
+    let Ok(file) = root.open_file(rel) else {
         return FileScan::Js;
     };
     let size = match file.metadata() {
@@ -65,24 +69,4 @@ fn read_and_settle(gate: &SecretGate, path: &Path, max_bytes: u64, buf: &mut Vec
         },
         Settled::Js => FileScan::Js,
     }
-}
-
-/// Opens a file for reading, refusing a link (also one that replaced the file since git listed it) and never
-/// blocking on a FIFO.
-#[cfg(unix)]
-fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    // No O_NOFOLLOW: the link check is on the path's own metadata, before opening.
-    if fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(std::io::Error::other("a link"));
-    }
-    File::open(path)
 }

@@ -13,6 +13,7 @@ pub mod keywords;
 pub mod minhash;
 #[cfg(feature = "node")]
 mod node;
+pub mod open;
 pub mod pack;
 pub mod shapes;
 

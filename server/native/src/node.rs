@@ -9,7 +9,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::batch::{self, FileScan};
-use crate::{gate, minhash, pack, Signature};
+use crate::{gate, minhash, open, pack, Signature};
 
 /// What the JavaScript path would have produced for a plain file (its content is the bytes themselves).
 #[napi(object)]
@@ -108,38 +108,37 @@ impl Task for ScanFiles {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let pack_error = |e: std::io::Error| napi::Error::from_reason(format!("writing the corpus pack: {e}"));
         let mut gathered = self.pack.as_deref().map(pack::Gathered::new);
+        let root = open::Root::new(&self.root);
         let mut out = Vec::with_capacity(self.paths.len());
         for rel in &self.paths {
             // With a pack, each file is read to the end of the batch's gathered texts; else into its own buffer.
             let mut own = Vec::new();
             let buf = gathered.as_mut().map_or(&mut own, |g| g.buffer());
             let start = buf.len();
-            out.push(
-                match batch::scan_file(&self.gate, &self.root, rel, self.max_bytes, buf) {
-                    FileScan::Js => Scanned::Js,
-                    FileScan::Excluded { reason, disk_bytes } => Scanned::Excluded { reason, disk_bytes },
-                    FileScan::Plain { sha256, signature } => {
-                        let length = (buf.len() - start) as u32;
-                        match &mut gathered {
-                            // The offset is the text's index among the gathered ones until they are written.
-                            Some(g) => Scanned::Settled {
-                                sha256,
-                                signature,
-                                length,
-                                offset: g.keep_from(start).map_err(pack_error)? as u64,
-                                content: None,
-                            },
-                            None => Scanned::Settled {
-                                sha256,
-                                signature,
-                                length,
-                                offset: 0,
-                                content: Some(own),
-                            },
-                        }
+            out.push(match batch::scan_file(&self.gate, &root, rel, self.max_bytes, buf) {
+                FileScan::Js => Scanned::Js,
+                FileScan::Excluded { reason, disk_bytes } => Scanned::Excluded { reason, disk_bytes },
+                FileScan::Plain { sha256, signature } => {
+                    let length = (buf.len() - start) as u32;
+                    match &mut gathered {
+                        // The offset is the text's index among the gathered ones until they are written.
+                        Some(g) => Scanned::Settled {
+                            sha256,
+                            signature,
+                            length,
+                            offset: g.keep_from(start).map_err(pack_error)? as u64,
+                            content: None,
+                        },
+                        None => Scanned::Settled {
+                            sha256,
+                            signature,
+                            length,
+                            offset: 0,
+                            content: Some(own),
+                        },
                     }
-                },
-            );
+                }
+            });
         }
         if let Some(g) = gathered {
             let placed = g.finish().map_err(pack_error)?;
@@ -238,10 +237,17 @@ impl PlainFileScanner {
 
 /// What this build offers JavaScript: server/src/harvest/native.ts NATIVE_INTERFACE_VERSION must equal it, else
 /// the addon is not used. Raise both together when a function, a check name, a batch layout or what a result means
-/// changes (3: MinHash over words only; 4: minhashSignature takes bytes), so that an addon left from an older build
-/// (a checkout built without cargo keeps its old dist/) falls back to JavaScript instead of failing or signing files
-/// differently.
-pub const INTERFACE_VERSION: u32 = 4;
+/// changes (3: MinHash over words only; 4: minhashSignature takes bytes; 5: refusesLinkedFolders), so that an addon
+/// left from an older build (a checkout built without cargo keeps its old dist/) falls back to JavaScript instead of
+/// failing or signing files differently.
+pub const INTERFACE_VERSION: u32 = 5;
+
+/// Whether `scanFiles` refuses to read through a link in any folder of a path (open.rs): JavaScript then need not
+/// check the folders itself before handing paths over.
+#[napi]
+pub fn refuses_linked_folders() -> bool {
+    open::refuses_linked_folders()
+}
 
 #[napi]
 pub fn interface_version() -> u32 {

@@ -64,7 +64,7 @@ export const EXCLUDED_STATUS = 16;
  * The addon interface this code expects (server/native/src/node.rs INTERFACE_VERSION). An addon that reports
  * another version, or none (built before the handshake), is not used: the harvest runs in JavaScript instead.
  */
-export const NATIVE_INTERFACE_VERSION = 4;
+export const NATIVE_INTERFACE_VERSION = 5;
 
 interface Addon {
   interfaceVersion(): number;
@@ -74,6 +74,7 @@ interface Addon {
   minhashParameters(): number[];
   minhashSignature(utf8: Uint8Array): Uint32Array | null;
   dedupe(sha256: Uint8Array, signatures: Uint32Array, signed: Uint8Array, minShare: number): Int32Array;
+  refusesLinkedFolders(): boolean;
 }
 
 /**
@@ -192,6 +193,14 @@ export function nativeScanner(): NativeScanner | undefined {
     scanner = native && gateMismatches().length === 0 ? new native.PlainFileScanner(gateChecks()) : null;
   }
   return scanner ?? undefined;
+}
+
+/**
+ * Whether the native scan itself refuses to read through a link in any folder of a path (openat2 on Linux ≥ 5.6;
+ * server/native/src/open.rs): then JavaScript need not lstat every folder before handing paths over.
+ */
+export function nativeRefusesLinkedFolders(): boolean {
+  return loadAddon()?.refusesLinkedFolders() ?? false;
 }
 
 /** The exclusion reasons the native scan decides, by their index in ScannedBatch.status (empty without it). */

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileWork, type FileOutcome, type FileWorkSettings } from './fileWork';
-import { EXCLUDED_STATUS, exclusionReasons, nativeScanner, type NativeScanner, type PackWriter, type ScannedBatch } from './native';
+import { EXCLUDED_STATUS, exclusionReasons, nativeRefusesLinkedFolders, nativeScanner, type NativeScanner, type PackWriter, type ScannedBatch } from './native';
 import { SIGNATURE_BINS } from './neardup';
 import { FileReader } from './read';
 import { secretlintChecksPath } from './secretlint';
@@ -106,6 +106,8 @@ async function* inThreads(
 ): AsyncGenerator<FileOutcome> {
   const reader = new FileReader(settings.root, settings.maxBytes);
   const reasons = exclusionReasons();
+  // Files under a linked folder are read.ts's to judge: the native scan refuses them itself where it can.
+  const checkFolders = !nativeRefusesLinkedFolders();
   // JavaScript decides these files: the native scan already declined them.
   const jsSettings: FileWorkSettings = { ...settings, plainScan: false };
   let workers: HarvestWorkers | undefined;
@@ -123,8 +125,8 @@ async function* inThreads(
   };
   const runBatch = async (batch: readonly string[]): Promise<FileOutcome[]> => {
     if (!scanner) return inJs(batch);
-    // Not under a linked folder (read.ts decides those), nor a file secretlint judges by its name.
-    const nativeAt = batch.flatMap((p, i) => (reader.linkedFolder(p) === null && !secretlintChecksPath(p) ? [i] : []));
+    // Not a file secretlint judges by its name, nor (unless the scan refuses those itself) under a linked folder.
+    const nativeAt = batch.flatMap((p, i) => (!secretlintChecksPath(p) && (!checkFolders || reader.linkedFolder(p) === null) ? [i] : []));
     const scanned = await scanner.scanFiles(settings.root, nativeAt.map((i) => batch[i]), settings.maxBytes, pack);
     const outcomes: (FileOutcome | undefined)[] = new Array(batch.length);
     nativeAt.forEach((at, i) => {
