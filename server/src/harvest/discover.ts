@@ -45,7 +45,16 @@ export async function discover(root: string): Promise<Discovery> {
   if (!stat.isDirectory()) throw new HarvestError(`The workspace ${root} is not a folder.`);
 
   const git = simpleGit({ baseDir: root });
-  if (!(await isGitWorkTree(git))) {
+  // Independent questions, asked at once: each git process costs 5–30 ms, and the harvest waits for all of them.
+  // Outside a repository all but the first fail, and only the first is awaited. --stage gives each entry's mode:
+  // submodules (gitlinks) and symlinks are known without touching the tree.
+  const inWorkTree = isGitWorkTree(git);
+  const headAsked = revParse(git, 'HEAD');
+  const listedAsked = git.raw(['ls-files', '-z', '--stage']);
+  const countAsked = git.raw(['rev-list', '--count', 'HEAD']).catch(() => '0'); // fails without commits
+  const shallowAsked = git.raw(['rev-parse', '--is-shallow-repository']);
+  for (const asked of [listedAsked, shallowAsked]) asked.catch(() => undefined); // awaited below, in a repository
+  if (!(await inWorkTree)) {
     const walked = walkFolder(root);
     const notices = [`${root} is not a git repository: harvesting every file not excluded by .gitignore.`];
     if (walked.truncated) notices.push(`Stopped after ${MAX_WALK_FILES} files; open a smaller folder to harvest all of it.`);
@@ -53,14 +62,7 @@ export async function discover(root: string): Promise<Discovery> {
     return { paths: walked.paths.sort(compare), preExcluded, notices };
   }
 
-  // Independent questions, asked at once: each git process costs 5–30 ms, and the harvest waits for all of them.
-  // --stage gives each entry's mode: submodules (gitlinks) and symlinks are known without touching the tree.
-  const [head, listed, count, shallowAnswer] = await Promise.all([
-    revParse(git, 'HEAD'),
-    git.raw(['ls-files', '-z', '--stage']),
-    git.raw(['rev-list', '--count', 'HEAD']).catch(() => '0'), // fails without commits
-    git.raw(['rev-parse', '--is-shallow-repository']),
-  ]);
+  const [head, listed, count, shallowAnswer] = await Promise.all([headAsked, listedAsked, countAsked, shallowAsked]);
   const staged = parseStaged(listed);
   const notices: string[] = [];
   if (head === undefined) {
