@@ -71,7 +71,7 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
   for await (const outcome of processInOrder(toRead, settings, threads, opts.workers !== undefined, store.pack)) {
     if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
     bytesIn += outcome.diskBytes;
-    for (const [rule, n] of Object.entries(outcome.secretCounts)) secretCounts[rule] = (secretCounts[rule] ?? 0) + n;
+    for (const rule in outcome.secretCounts) secretCounts[rule] = (secretCounts[rule] ?? 0) + outcome.secretCounts[rule];
     if ('reason' in outcome) {
       excluded.push({ path: outcome.path, reason: outcome.reason });
       continue;

@@ -129,8 +129,10 @@ async function* inThreads(
     const nativeAt = batch.flatMap((p, i) => (!secretlintChecksPath(p) && (!checkFolders || reader.linkedFolder(p) === null) ? [i] : []));
     const scanned = await scanner.scanFiles(settings.root, nativeAt.map((i) => batch[i]), settings.maxBytes, pack);
     const outcomes: (FileOutcome | undefined)[] = new Array(batch.length);
+    // One Buffer over the batch's hashes, rather than one per file, to write each as hex.
+    const hashes = Buffer.from(scanned.sha256.buffer, scanned.sha256.byteOffset, scanned.sha256.byteLength);
     nativeAt.forEach((at, i) => {
-      if (scanned.status[i] !== 0) outcomes[at] = settledOutcome(batch[at], scanned, i, reasons);
+      if (scanned.status[i] !== 0) outcomes[at] = settledOutcome(batch[at], scanned, hashes, i, reasons);
     });
     const restAt = batch.flatMap((_, i) => (outcomes[i] === undefined ? [i] : []));
     if (restAt.length > 0) {
@@ -157,18 +159,21 @@ async function* inThreads(
   }
 }
 
-/** The outcome of a file the native scan settled: entry `i` of its batch. */
-function settledOutcome(path: string, batch: ScannedBatch, i: number, reasons: readonly ExclusionReason[]): FileOutcome {
+/** The secret counts of a file without secrets: one shared object, not one per file. */
+const NO_SECRETS: Readonly<Record<string, number>> = Object.freeze({});
+
+/** The outcome of a file the native scan settled: entry `i` of its batch (`hashes`: the batch's sha256 bytes). */
+function settledOutcome(path: string, batch: ScannedBatch, hashes: Buffer, i: number, reasons: readonly ExclusionReason[]): FileOutcome {
   const length = batch.lengths[i];
   const status = batch.status[i];
-  if (status >= EXCLUDED_STATUS) return { path, diskBytes: length, secretCounts: {}, reason: reasons[status - EXCLUDED_STATUS] };
+  if (status >= EXCLUDED_STATUS) return { path, diskBytes: length, secretCounts: NO_SECRETS, reason: reasons[status - EXCLUDED_STATUS] };
   const signed = status === 2;
   return {
     path,
     diskBytes: length,
-    secretCounts: {},
+    secretCounts: NO_SECRETS,
     content: batch.contents?.[i] ?? { offset: batch.offsets[i], length },
-    sha256: Buffer.from(batch.sha256.buffer, batch.sha256.byteOffset + i * 32, 32).toString('hex'),
+    sha256: hashes.toString('hex', i * 32, (i + 1) * 32),
     // A view into the batch's array: the near-duplicate index keeps every signature anyway.
     signature: signed ? batch.signatures.subarray(i * SIGNATURE_BINS, (i + 1) * SIGNATURE_BINS) : undefined,
   };
