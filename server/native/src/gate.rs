@@ -6,12 +6,8 @@
 //! test/unit/harvestNative.test.ts checks that on planted secrets, excluded files and generated texts.
 
 use crate::keywords::KeywordSet;
-use crate::shapes::{entropy_bits, is_quote, Shape, ENTROPY_MARGIN};
-
-/// secrets.ts HIGH_ENTROPY_MIN_LENGTH and HIGH_ENTROPY_MIN_BITS, and the longest token its pattern takes.
-const HIGH_ENTROPY_MIN_LENGTH: usize = 32;
-const HIGH_ENTROPY_MAX_LENGTH: usize = 512;
-const HIGH_ENTROPY_MIN_BITS: f64 = 4.5;
+use crate::quoted::has_random_quoted_token;
+use crate::shapes::Shape;
 
 /// Whether any secret rule could match a text: each keyword occurrence with its checks (shapes.rs), plus the one
 /// rule that runs without a keyword (high-entropy-string).
@@ -70,28 +66,6 @@ impl SecretGate {
         });
         reason.or_else(|| has_random_quoted_token(text).then(|| "quoted random token".to_string()))
     }
-}
-
-/// Whether secrets.ts's high-entropy-string rule (`["'`]([A-Za-z0-9+/_=-]{32,512})["'`]`, accepted by
-/// `looksRandom`: lower case, upper case and a digit, and at least HIGH_ENTROPY_MIN_BITS of entropy) could flag
-/// something. A run longer than the pattern takes, or within rounding of the entropy bar, counts as yes.
-fn has_random_quoted_token(text: &[u8]) -> bool {
-    let token = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'=' | b'-');
-    memchr::memchr3_iter(b'"', b'\'', b'`', text).any(|q| {
-        let run = text[q + 1..].iter().take_while(|b| token(b)).count();
-        if run < HIGH_ENTROPY_MIN_LENGTH {
-            return false;
-        }
-        if run > HIGH_ENTROPY_MAX_LENGTH {
-            return true;
-        }
-        let value = &text[q + 1..q + 1 + run];
-        text.get(q + 1 + run).copied().is_some_and(is_quote)
-            && value.iter().any(u8::is_ascii_lowercase)
-            && value.iter().any(u8::is_ascii_uppercase)
-            && value.iter().any(u8::is_ascii_digit)
-            && entropy_bits(value) >= HIGH_ENTROPY_MIN_BITS - ENTROPY_MARGIN
-    })
 }
 
 #[cfg(test)]

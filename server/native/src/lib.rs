@@ -15,6 +15,7 @@ pub mod minhash;
 mod node;
 pub mod open;
 pub mod pack;
+mod quoted;
 pub mod shapes;
 
 use sha2::{Digest, Sha256};
