@@ -27,26 +27,34 @@ pub fn has_random_quoted_token(text: &[u8]) -> bool {
     #[allow(unused_mut)]
     let mut at = 0;
     #[cfg(target_arch = "x86_64")]
-    if text.len() >= 2 * BLOCK {
-        let mut tokens = masks(text, 0).0;
+    {
+        // The token mask of the block at the first offset, computed for the block before it.
+        let mut ahead: Option<(usize, u64)> = None;
         while at + 2 * BLOCK <= text.len() {
-            let (next_tokens, _) = masks(text, at + BLOCK);
-            let quotes = masks(text, at).1;
-            // Bit i: bytes i + 1 ..= i + MIN_LENGTH (from this block into the next) are all token bytes.
-            let mut run = ((tokens as u128) | ((next_tokens as u128) << 64)) >> 1;
-            let mut covered = 1;
-            while covered < MIN_LENGTH {
-                run &= run >> covered;
-                covered *= 2;
-            }
-            let mut candidates = quotes & run as u64;
-            while candidates != 0 {
-                if flags_at(text, at + candidates.trailing_zeros() as usize) {
-                    return true;
+            let quotes = masks(text, at, Class::Quote);
+            // Most blocks hold no quote (one per 300 bytes in generated source): no token mask for those.
+            if quotes != 0 {
+                let tokens = match ahead {
+                    Some((offset, mask)) if offset == at => mask,
+                    _ => masks(text, at, Class::Token),
+                };
+                let next = masks(text, at + BLOCK, Class::Token);
+                ahead = Some((at + BLOCK, next));
+                // Bit i: bytes i + 1 ..= i + MIN_LENGTH (from this block into the next) are all token bytes.
+                let mut run = ((tokens as u128) | ((next as u128) << 64)) >> 1;
+                let mut covered = 1;
+                while covered < MIN_LENGTH {
+                    run &= run >> covered;
+                    covered *= 2;
                 }
-                candidates &= candidates - 1;
+                let mut candidates = quotes & run as u64;
+                while candidates != 0 {
+                    if flags_at(text, at + candidates.trailing_zeros() as usize) {
+                        return true;
+                    }
+                    candidates &= candidates - 1;
+                }
             }
-            tokens = next_tokens;
             at += BLOCK;
         }
     }
@@ -71,12 +79,19 @@ fn flags_at(text: &[u8], q: usize) -> bool {
         && entropy_bits(value) >= MIN_BITS - ENTROPY_MARGIN
 }
 
-/// Bit i of each: text[at + i] is a token byte; text[at + i] is a quote.
 #[cfg(target_arch = "x86_64")]
-fn masks(text: &[u8], at: usize) -> (u64, u64) {
+#[derive(Clone, Copy)]
+enum Class {
+    Token,
+    Quote,
+}
+
+/// Bit i: text[at + i] is of the class.
+#[cfg(target_arch = "x86_64")]
+fn masks(text: &[u8], at: usize, class: Class) -> u64 {
     use std::arch::x86_64::*;
     let block = &text[at..at + BLOCK];
-    let (mut tokens, mut quotes) = (0u64, 0u64);
+    let mut mask = 0u64;
     // SAFETY: SSE2 is part of x86_64; each load reads 16 bytes inside `block`.
     unsafe {
         // Adding 0x80 turns an unsigned range test into the signed compare SSE2 has: x - lo < n (unsigned).
@@ -87,19 +102,22 @@ fn masks(text: &[u8], at: usize) -> (u64, u64) {
         let eq = |x: __m128i, b: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(b as i8));
         for q in 0..BLOCK / 16 {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * q) as *const __m128i);
-            let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
-            let digit = in_range(v, b'0', 10);
-            let sign = _mm_or_si128(
-                _mm_or_si128(eq(v, b'+'), eq(v, b'/')),
-                _mm_or_si128(eq(v, b'='), eq(v, b'-')),
-            );
-            let token = _mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(sign, eq(v, b'_')));
-            let quote = _mm_or_si128(_mm_or_si128(eq(v, b'"'), eq(v, b'\'')), eq(v, b'`'));
-            tokens |= (_mm_movemask_epi8(token) as u32 as u64) << (16 * q);
-            quotes |= (_mm_movemask_epi8(quote) as u32 as u64) << (16 * q);
+            let bits = match class {
+                Class::Token => {
+                    let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
+                    let digit = in_range(v, b'0', 10);
+                    let sign = _mm_or_si128(
+                        _mm_or_si128(eq(v, b'+'), eq(v, b'/')),
+                        _mm_or_si128(eq(v, b'='), eq(v, b'-')),
+                    );
+                    _mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(sign, eq(v, b'_')))
+                }
+                Class::Quote => _mm_or_si128(_mm_or_si128(eq(v, b'"'), eq(v, b'\'')), eq(v, b'`')),
+            };
+            mask |= (_mm_movemask_epi8(bits) as u32 as u64) << (16 * q);
         }
     }
-    (tokens, quotes)
+    mask
 }
 
 #[cfg(test)]
