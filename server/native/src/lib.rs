@@ -6,6 +6,7 @@
 //! stays the only place where those are decided. Loaded by server/src/harvest/native.ts.
 
 pub mod batch;
+mod blockmask;
 pub mod decode;
 pub mod dedupe;
 pub mod gate;

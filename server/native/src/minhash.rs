@@ -18,6 +18,8 @@ const GOLDEN: u32 = 0x9e37_79b1;
 const WORD_MULT: u32 = 0x2545_f491;
 /// Bytes whose words one pass of the mask loop finds.
 const BLOCK: usize = 64;
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(BLOCK == crate::blockmask::BLOCK);
 /// Readable bytes the fast path needs past a block: a word starting in it is hashed by loading 16 bytes.
 const SLACK: usize = 16;
 /// Longest word hashed without a loop.
@@ -119,27 +121,11 @@ fn long_word_hash(word: &[u8]) -> u32 {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn word_mask(b: &[u8], at: usize) -> u64 {
-    use std::arch::x86_64::*;
-    let block = &b[at..at + BLOCK];
-    let mut word = 0u64;
-    // SAFETY: SSE2 is part of x86_64; each load reads 16 bytes inside `block`.
-    unsafe {
-        // Adding 0x80 turns an unsigned range test into the signed compare SSE2 has: x - lo < n (unsigned).
-        let in_range = |x: __m128i, lo: u8, n: i8| {
-            let shifted = _mm_add_epi8(_mm_sub_epi8(x, _mm_set1_epi8(lo as i8)), _mm_set1_epi8(i8::MIN));
-            _mm_cmplt_epi8(shifted, _mm_set1_epi8(i8::MIN + n))
-        };
-        for q in 0..BLOCK / 16 {
-            let v = _mm_loadu_si128(block.as_ptr().add(16 * q) as *const __m128i);
-            let digit = in_range(v, b'0', 10);
-            let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
-            let underscore = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8));
-            // A byte ≥ 0x80 has its sign bit set, which is all movemask reads.
-            let w = _mm_or_si128(_mm_or_si128(v, digit), _mm_or_si128(letter, underscore));
-            word |= (_mm_movemask_epi8(w) as u32 as u64) << (16 * q);
-        }
-    }
-    word
+    use crate::blockmask::{eq, in_range, letter, mask, or};
+    // A byte ≥ 0x80 has its sign bit set, which is all the mask reads: `or` with the byte itself takes it in.
+    mask(&b[at..], |v| {
+        or(or(v, in_range(v, b'0', 10)), or(letter(v), eq(v, b'_')))
+    })
 }
 
 #[cfg(not(target_arch = "x86_64"))]

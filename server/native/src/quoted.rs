@@ -16,9 +16,8 @@ use crate::shapes::{entropy_bits, is_quote, ENTROPY_MARGIN};
 const MIN_LENGTH: usize = 32;
 const MAX_LENGTH: usize = 512;
 const MIN_BITS: f64 = 4.5;
-/// Bytes whose quotes one pass of the mask loop looks at (the next block holds the runs' ends).
 #[cfg(target_arch = "x86_64")]
-const BLOCK: usize = 64;
+use crate::blockmask::BLOCK;
 // The run test halves the remaining width each step.
 const _: () = assert!(MIN_LENGTH.is_power_of_two() && MIN_LENGTH <= 64);
 
@@ -91,36 +90,16 @@ enum Class {
 
 /// Bit i: text[at + i] is of the class.
 #[cfg(target_arch = "x86_64")]
+#[inline(always)]
 fn masks(text: &[u8], at: usize, class: Class) -> u64 {
-    use std::arch::x86_64::*;
-    let block = &text[at..at + BLOCK];
-    let mut mask = 0u64;
-    // SAFETY: SSE2 is part of x86_64; each load reads 16 bytes inside `block`.
-    unsafe {
-        // Adding 0x80 turns an unsigned range test into the signed compare SSE2 has: x - lo < n (unsigned).
-        let in_range = |x: __m128i, lo: u8, n: i8| {
-            let shifted = _mm_add_epi8(_mm_sub_epi8(x, _mm_set1_epi8(lo as i8)), _mm_set1_epi8(i8::MIN));
-            _mm_cmplt_epi8(shifted, _mm_set1_epi8(i8::MIN + n))
-        };
-        let eq = |x: __m128i, b: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(b as i8));
-        for q in 0..BLOCK / 16 {
-            let v = _mm_loadu_si128(block.as_ptr().add(16 * q) as *const __m128i);
-            let bits = match class {
-                Class::Token => {
-                    let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
-                    let digit = in_range(v, b'0', 10);
-                    let sign = _mm_or_si128(
-                        _mm_or_si128(eq(v, b'+'), eq(v, b'/')),
-                        _mm_or_si128(eq(v, b'='), eq(v, b'-')),
-                    );
-                    _mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(sign, eq(v, b'_')))
-                }
-                Class::Quote => _mm_or_si128(_mm_or_si128(eq(v, b'"'), eq(v, b'\'')), eq(v, b'`')),
-            };
-            mask |= (_mm_movemask_epi8(bits) as u32 as u64) << (16 * q);
-        }
+    use crate::blockmask::{eq, in_range, letter, mask, or};
+    match class {
+        Class::Token => mask(&text[at..], |v| {
+            let sign = or(or(eq(v, b'+'), eq(v, b'/')), or(eq(v, b'='), eq(v, b'-')));
+            or(or(letter(v), in_range(v, b'0', 10)), or(sign, eq(v, b'_')))
+        }),
+        Class::Quote => mask(&text[at..], |v| or(or(eq(v, b'"'), eq(v, b'\'')), eq(v, b'`'))),
     }
-    mask
 }
 
 #[cfg(test)]
