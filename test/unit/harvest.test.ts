@@ -212,6 +212,30 @@ test('a plain folder is walked honouring .gitignore, symlinks are not followed',
   }
 });
 
+test('a full disk under the corpus folder is a clear error naming the folder, with or without the native scan', { skip: fs.existsSync('/dev/full') ? false : 'no /dev/full' }, async () => {
+  const repo = outsideTempDir('harvest-full-disk');
+  const corpus = path.join(repo, '.corpus');
+  try {
+    git(repo, 'init', '-q');
+    writeFiles(repo, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`src/f${i}.ts`, `export const v${i} = ${i};\n`])));
+    commitAll(repo, 'files');
+    // In this thread (texts appended one by one) and threaded (the native scan's gathered writes, when built).
+    for (const [nativeScan, workers] of [[true, 0], [true, 2], [false, 0]] as const) {
+      // Every write to the pack fails as on a full disk: /dev/full answers ENOSPC.
+      fs.rmSync(corpus, { recursive: true, force: true });
+      fs.mkdirSync(corpus);
+      fs.symlinkSync('/dev/full', path.join(corpus, 'texts.pack'));
+      await assert.rejects(harvest(repo, { corpusDir: corpus, nativeScan, workers }), (e: Error) => {
+        assert.equal(e.constructor.name, 'HarvestError', e.message);
+        assert.match(e.message, /disk holding the corpus folder .*\.corpus is full .*Free some space/);
+        return true;
+      });
+    }
+  } finally {
+    removeDir(repo);
+  }
+});
+
 test('a missing workspace is a clear error, not a crash', async () => {
   await assert.rejects(harvest('/nonexistent/repotune-workspace', {}), /does not exist/);
 });

@@ -3,6 +3,7 @@
  * of venv's or pip's output (pip has no machine-readable error codes); anything unrecognised keeps pip's own last
  * line, and the full output is in the log.
  */
+import { DISK_FULL_TEXT } from '../diskFull';
 import type { RunResult } from './runLogged';
 
 export type EnvSetupErrorKind = 'python_missing' | 'venv_unavailable' | 'network' | 'disk_full' | 'pip_failed' | 'cancelled' | 'internal';
@@ -13,7 +14,6 @@ export class EnvSetupError extends Error {
   }
 }
 
-const DISK_FULL = /No space left on device|Errno 28|Disk quota exceeded/i;
 const VENV_MISSING = /ensurepip is not available|No module named (venv|ensurepip)|python3(\.\d+)?-venv/i;
 const NETWORK =
   /NewConnectionError|Temporary failure in name resolution|Name or service not known|Network is unreachable|ConnectTimeout|Connection refused|ProxyError|SSLError|Could not fetch URL|Read timed out|Max retries exceeded/i;
@@ -24,7 +24,7 @@ export function describeFailure(r: RunResult, stage: 'venv' | 'pip', venvDir: st
   const text = r.tail.join('\n');
   const last = r.tail.filter((l) => l.trim()).at(-1)?.trim() ?? `exit code ${r.code ?? r.signal}`;
   if (r.spawnError) return new EnvSetupError('python_missing', `Could not start Python (${r.spawnError.message}).`);
-  if (DISK_FULL.test(text)) {
+  if (DISK_FULL_TEXT.test(text)) {
     return new EnvSetupError('disk_full', `The disk is full (${last}). Free space where ${venvDir} lives (torch needs several GB), then run "RepoTune: Create trainer environment" again.`);
   }
   if (stage === 'venv' && VENV_MISSING.test(text)) {

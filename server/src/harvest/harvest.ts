@@ -12,6 +12,7 @@ import { MAX_FILE_BYTES, pathExclusion } from './filters';
 import { chooseHoldout, DEFAULT_HOLDOUT_COMMITS, DEFAULT_HOLDOUT_FRACTION, describeHoldout, newestChanges, type HoldoutSetting } from './holdout';
 import { languageOf } from './languages';
 import { dedupe, type Candidate } from './dedupe';
+import { isDiskFull } from '../diskFull';
 import { nativeNotice } from './native';
 import { processInOrder, workerCount } from './pool';
 import { makeSelection } from './selection';
@@ -68,16 +69,24 @@ export async function harvest(root: string, opts: HarvestOptions = {}): Promise<
   history.catch(() => undefined); // awaited below; a harvest that stops first must not leave it unhandled
   const settings = { root: absRoot, maxBytes, secrets: secretsMode, native: opts.nativeScan };
   const threads = workerCount(opts.workers, toRead.length, settings);
-  for await (const outcome of processInOrder(toRead, settings, threads, opts.workers !== undefined, store.pack)) {
-    if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
-    bytesIn += outcome.diskBytes;
-    for (const rule in outcome.secretCounts) secretCounts[rule] = (secretCounts[rule] ?? 0) + outcome.secretCounts[rule];
-    if ('reason' in outcome) {
-      excluded.push({ path: outcome.path, reason: outcome.reason });
-      continue;
+  try {
+    for await (const outcome of processInOrder(toRead, settings, threads, opts.workers !== undefined, store.pack)) {
+      if (opts.signal?.aborted) throw new HarvestError('Harvest was cancelled.');
+      bytesIn += outcome.diskBytes;
+      for (const rule in outcome.secretCounts) secretCounts[rule] = (secretCounts[rule] ?? 0) + outcome.secretCounts[rule];
+      if ('reason' in outcome) {
+        excluded.push({ path: outcome.path, reason: outcome.reason });
+        continue;
+      }
+      store.put(outcome.sha256, outcome.content);
+      candidates.push({ path: outcome.path, sha256: outcome.sha256, bytes: outcome.content.length, signature: outcome.signature });
     }
-    store.put(outcome.sha256, outcome.content);
-    candidates.push({ path: outcome.path, sha256: outcome.sha256, bytes: outcome.content.length, signature: outcome.signature });
+  } catch (err) {
+    // The corpus folder is the only place the harvest writes; the workspace is only read.
+    if (opts.corpusDir && isDiskFull(err)) {
+      throw new HarvestError(`The disk holding the corpus folder ${path.resolve(opts.corpusDir)} is full (${(err as Error).message}). Free some space there, then harvest again.`);
+    }
+    throw err;
   }
 
   const holdout = await chooseHoldout(candidates.map((c) => c.path), found.git, holdoutSetting, holdoutFraction, history);

@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isDiskFull } from '../diskFull';
 import type { ExportAdapterResult, ExportFormat, ExportQuantization } from '../protocol';
 import { EXPORT_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
 import { SERVED_FILE, readActivePointer, workspaceDir } from './runStore';
@@ -190,7 +191,7 @@ function describeFailure(err: unknown, target: string, signal: AbortSignal | und
   if (signal?.aborted) return new ExportAdapterError('Export cancelled; nothing was written.', 'cancelled');
   if (err instanceof ExportAdapterError) return err;
   const message = (err as Error).message ?? String(err);
-  if ((err as NodeJS.ErrnoException).code === 'ENOSPC' || /No space left on device|ENOSPC/i.test(message)) {
+  if (isDiskFull(err)) {
     return new ExportAdapterError(`The disk holding ${path.dirname(target)} is full; the partial export was removed. Free some space and export again.`, 'disk_full');
   }
   const kind = err instanceof TrainerError ? ` (${err.kind})` : '';
