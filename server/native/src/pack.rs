@@ -57,13 +57,6 @@ impl<'p> Gathered<'p> {
         }
     }
 
-    /// Adds a text; returns its index, for `finish`'s offsets.
-    pub fn push(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let start = self.buf.len();
-        self.buf.extend_from_slice(bytes);
-        self.keep_from(start)
-    }
-
     /// The buffer texts gather in: a caller may read a text straight to its end, then keep it with `keep_from`
     /// (or truncate the buffer back).
     pub fn buffer(&mut self) -> &mut Vec<u8> {
@@ -128,21 +121,16 @@ mod tests {
         let pack = Pack::open(&path).unwrap();
         let texts: Vec<Vec<u8>> = (0..40u8).map(|t| vec![t; GATHER_BYTES / 16 + t as usize]).collect();
         let mut gathered = Gathered::new(&pack);
-        // Half pushed, half appended to the buffer directly (as the native scan reads files).
-        let indexes: Vec<usize> = texts
-            .iter()
-            .map(|t| {
-                if t[0] % 2 == 0 {
-                    return gathered.push(t).unwrap();
-                }
-                let start = gathered.buffer().len();
-                gathered.buffer().extend_from_slice(t);
-                gathered.keep_from(start).unwrap()
-            })
-            .collect();
+        // Each text appended to the buffer, then kept (as the native scan reads files).
+        let keep = |g: &mut Gathered, t: &[u8]| {
+            let start = g.buffer().len();
+            g.buffer().extend_from_slice(t);
+            g.keep_from(start).unwrap()
+        };
+        let indexes: Vec<usize> = texts.iter().map(|t| keep(&mut gathered, t)).collect();
         pack.append(b"between").unwrap(); // another thread's append, after some of the gathered writes
         let big = vec![99u8; GATHER_BYTES * 2];
-        let big_index = gathered.push(&big).unwrap();
+        let big_index = keep(&mut gathered, &big);
         let placed = gathered.finish().unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
