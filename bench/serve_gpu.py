@@ -152,6 +152,14 @@ def _rounded(value):
     return {k: _rounded(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
+def print_result(r: dict) -> None:
+    print(json.dumps(_rounded(r)), flush=True)
+    kinds = ", ".join(f"{k} p50 {v['p50_ms']:.0f} ms (n={v['count']})" for k, v in r["by_kind"].items())
+    print(f"[{r['mode']}] N={r['new_tokens']}: keystroke p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms; {kinds}; "
+          f"cold prompt (after a reset) p50 {r['cold_reset_p50_ms']:.0f} ms; "
+          f"prefill {r['prefill_tok_s_cold']:.0f} tok/s (cold), decode {r['decode_tok_s']:.0f} tok/s", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny shape on the CPU: a smoke run, no targets")
@@ -182,20 +190,15 @@ def main() -> int:
                 server = TorchServer.load(tmp, None, device, static_cache=mode == "static")
                 print(f"[{mode}] loaded (and warmed up) in {time.monotonic() - started:.1f} s "
                       f"({server.source['device']}, {server.source['dtype']})", flush=True)
-                results += [run_session(server, opts, shape["vocab_size"], int(n), mode)
-                            for n in opts.new_tokens.split(",")]
+                for n in opts.new_tokens.split(","):  # printed as each ends: a run cut short keeps its figures
+                    results.append(run_session(server, opts, shape["vocab_size"], int(n), mode))
+                    print_result(results[-1])
             except Exception as exc:  # noqa: BLE001 - reported, and the exit code says it
                 print(f"[{mode}] FAILED: {type(exc).__name__}: {exc}", flush=True)
             finally:
                 server = None
                 if dev.type == "cuda":
                     torch.cuda.empty_cache()
-    for r in results:
-        print(json.dumps(_rounded(r)), flush=True)
-        kinds = ", ".join(f"{k} p50 {v['p50_ms']:.0f} ms (n={v['count']})" for k, v in r["by_kind"].items())
-        print(f"[{r['mode']}] N={r['new_tokens']}: keystroke p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms; {kinds}; "
-              f"cold prompt (after a reset) p50 {r['cold_reset_p50_ms']:.0f} ms; "
-              f"prefill {r['prefill_tok_s_cold']:.0f} tok/s (cold), decode {r['decode_tok_s']:.0f} tok/s", flush=True)
     print("Node-cache hits (a keystroke that retypes a suggestion) are served by the sidecar's LRU without the model.")
     if dev.type != "cuda" or shape_name == "tiny":
         print("(CPU or tiny shape: figures only, no targets)")

@@ -3,8 +3,11 @@
 Shard format (docs/architecture.md): `index.json` lists jsonl files; each line is one example
 `{"ids": [...], "mask": [0|1...], "kind": "fim"|"continuation", "path": str}` where mask 1 marks target tokens.
 
-Packing: examples are placed greedily, in a seeded order, into rows of exactly `seq_len` tokens; an example that
-does not fit in the current row's free space starts a new row, and the tail of each row is padding.
+Packing: examples go into rows of exactly `seq_len` tokens, best-fit decreasing (the longest first, each into the
+fullest row it still fits, ties in a seeded order), then the rows are shuffled by the seed; the tail of each row is
+padding. On bench/train.py's 512 examples (lengths uniform in [seq_len/16, seq_len], 577,641 tokens, seq_len 2048),
+placing each example in the current row or a new one filled 376 rows (75% real tokens; an H200 then trained 1.47x
+the padded baseline's tokens/s); best fit fills 298 (95%; no packing can use fewer than 283).
 - labels = ids where mask == 1, else -100 (ignored by the loss); padding gets labels -100. Labels are aligned with
   input_ids: the Hugging Face model shifts them by one itself. The first token of every example is never a label,
   because in a packed row its "context" would be the previous, unrelated example.
@@ -19,6 +22,7 @@ does not fit in the current row's free space starts a new row, and the tail of e
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from dataclasses import dataclass
@@ -121,58 +125,59 @@ def _parse_example(line: str, where: str, vocab_size: int | None) -> Example:
 
 
 def pack_examples(examples: list[Example], seq_len: int, pad_id: int, seed: int = 0) -> PackedRows:
-    """Packs examples greedily, in an order shuffled by seed, into rows of seq_len tokens (see module doc)."""
-    order = np.random.default_rng(seed).permutation(len(examples))
-    rows_ids: list[np.ndarray] = []
-    rows_labels: list[np.ndarray] = []
-    rows_pos: list[np.ndarray] = []
-    rows_seg: list[np.ndarray] = []
-    rows_used: list[int] = []
-
-    def new_row():
-        return (np.full(seq_len, pad_id, dtype=np.int64), np.full(seq_len, IGNORE_INDEX, dtype=np.int64),
-                np.zeros(seq_len, dtype=np.int64), np.full(seq_len, -1, dtype=np.int64))
-
-    cur_ids, cur_labels, cur_pos, cur_seg = new_row()
-    used = 0
-    segment = 0
-    truncated = 0
-    for i in order:
-        ids = np.asarray(examples[i].ids, dtype=np.int64)
-        mask = np.asarray(examples[i].mask, dtype=bool)
-        if len(ids) > seq_len:
-            ids, mask = ids[-seq_len:], mask[-seq_len:]
-            truncated += 1
-        if used + len(ids) > seq_len:
-            rows_ids.append(cur_ids)
-            rows_labels.append(cur_labels)
-            rows_pos.append(cur_pos)
-            rows_seg.append(cur_seg)
-            rows_used.append(used)
-            cur_ids, cur_labels, cur_pos, cur_seg = new_row()
-            used = 0
-            segment = 0
-        labels = np.where(mask, ids, IGNORE_INDEX)
-        labels[0] = IGNORE_INDEX
-        cur_ids[used:used + len(ids)] = ids
-        cur_labels[used:used + len(ids)] = labels
-        cur_pos[used:used + len(ids)] = np.arange(len(ids))
-        cur_seg[used:used + len(ids)] = segment
-        used += len(ids)
-        segment += 1
-    if used:
-        rows_ids.append(cur_ids)
-        rows_labels.append(cur_labels)
-        rows_pos.append(cur_pos)
-        rows_seg.append(cur_seg)
-        rows_used.append(used)
+    """Packs examples into as few rows of seq_len tokens as it can, rows in a seeded order (see module doc)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(examples))
+    # An example longer than seq_len keeps its last seq_len tokens (module doc).
+    clipped = [(np.asarray(examples[i].ids, dtype=np.int64)[-seq_len:],
+                np.asarray(examples[i].mask, dtype=bool)[-seq_len:]) for i in order]
+    truncated = sum(len(examples[i].ids) > seq_len for i in order)
+    members = best_fit_decreasing([len(ids) for ids, _ in clipped], seq_len)
+    members = [members[r] for r in rng.permutation(len(members))]
+    input_ids = np.full((len(members), seq_len), pad_id, dtype=np.int64)
+    labels = np.full((len(members), seq_len), IGNORE_INDEX, dtype=np.int64)
+    position_ids = np.zeros((len(members), seq_len), dtype=np.int64)
+    segment_ids = np.full((len(members), seq_len), -1, dtype=np.int64)
+    row_tokens = np.zeros(len(members), dtype=np.int64)
+    for row, items in enumerate(members):
+        used = 0
+        for segment, item in enumerate(items):
+            ids, mask = clipped[item]
+            end = used + len(ids)
+            input_ids[row, used:end] = ids
+            labels[row, used:end] = np.where(mask, ids, IGNORE_INDEX)
+            labels[row, used] = IGNORE_INDEX
+            position_ids[row, used:end] = np.arange(len(ids))
+            segment_ids[row, used:end] = segment
+            used = end
+        row_tokens[row] = used
     if truncated:
         log.warning("%d of %d examples were longer than seq_len=%d and lost the start of their prompt",
                     truncated, len(examples), seq_len)
-    if not rows_ids or all((lab == IGNORE_INDEX).all() for lab in rows_labels):
+    if not len(members) or (labels == IGNORE_INDEX).all():
         raise WorkerError(BAD_DATA, "the training examples have no target tokens (every mask is 0)")
-    return PackedRows(np.stack(rows_ids), np.stack(rows_labels), np.stack(rows_pos), np.stack(rows_seg),
-                      np.asarray(rows_used, dtype=np.int64), len(examples), truncated)
+    return PackedRows(input_ids, labels, position_ids, segment_ids, row_tokens, len(examples), truncated)
+
+
+def best_fit_decreasing(lengths: list[int], capacity: int) -> list[list[int]]:
+    """Bins of at most `capacity` holding the indices of `lengths`: the longest first, each into the bin it fills most.
+
+    Within ~1-3% of the fewest bins on code-sized examples, in O(n log n) searches; ties keep the input's order.
+    """
+    bins: list[list[int]] = []
+    room: list[tuple[int, int]] = []  # (free tokens, bin), sorted: the first entry >= a length fits it best
+    for i in sorted(range(len(lengths)), key=lambda k: -lengths[k]):
+        at = bisect.bisect_left(room, (lengths[i], -1))
+        if at == len(room):
+            bins.append([i])
+            free, target = capacity - lengths[i], len(bins) - 1
+        else:
+            free, target = room.pop(at)
+            bins[target].append(i)
+            free -= lengths[i]
+        if free > 0:
+            bisect.insort(room, (free, target))
+    return bins
 
 
 def block_causal_mask(segment_ids, dtype):

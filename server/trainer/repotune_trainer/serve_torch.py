@@ -162,8 +162,6 @@ class TorchServer:
     def reset(self) -> None:
         """Forgets the KV cache (after an error, or to measure a cold prefill)."""
         self._crop(0)
-        if self.device.type == "cuda" and not self._static:
-            self._torch.cuda.empty_cache()
         if self.device.type == "cuda":
             self._torch.cuda.empty_cache()
 
@@ -174,9 +172,11 @@ class TorchServer:
     def _crop(self, keep: int) -> None:
         if self._static:
             # The next write goes to position `keep`; the causal mask hides what the old sequence left after it.
-            for layer in self._cache.layers:
-                if layer.is_initialized:
-                    layer.cumulative_length.fill_(keep)
+            # The counters are inference tensors when a step (in inference mode) created them: only written there.
+            with self._torch.inference_mode():
+                for layer in self._cache.layers:
+                    if layer.is_initialized:
+                        layer.cumulative_length.fill_(keep)
             del self._seq[keep:]
         elif keep == 0 or self._cache is None:
             self._cache = None  # the first step creates a fresh cache

@@ -14,6 +14,8 @@ Two input layouts, the same examples and the same loss:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 
@@ -78,16 +80,34 @@ class LossModule(torch.nn.Module):
 
 
 def apply_liger_kernels(causal_lm) -> bool:
-    """Swaps RMSNorm/RoPE/SwiGLU for Liger's Triton kernels in this model instance; False when not possible."""
+    """Swaps RMSNorm and SwiGLU for Liger's Triton kernels in this model instance only; False when not possible.
+
+    Liger also replaces the modeling module's RMSNorm and MLP classes and its RoPE function, for every model the
+    process runs afterwards: a CPU evaluation or the serving backend then calls Triton on CPU tensors, and a
+    compiled decode step breaks on RoPE's compiler-disabled dispatch (both seen on an H200). So the module is
+    restored right after: the already-built instance keeps Liger's RMSNorm and SwiGLU, and RoPE (a module-level
+    function, looked up per call) stays the model's own.
+    """
     try:
         from liger_kernel.transformers import _apply_liger_kernel_to_instance
+        from liger_kernel.transformers.monkey_patch import MODEL_TYPE_TO_APPLY_LIGER_FN
     except ImportError:
         return False
+    if getattr(causal_lm.config, "model_type", None) not in MODEL_TYPE_TO_APPLY_LIGER_FN:
+        return False  # Liger would log and change nothing: the recipe must not report its kernels as applied
+    module = sys.modules[type(causal_lm).__module__]
+    saved = dict(vars(module))
     try:
-        _apply_liger_kernel_to_instance(model=causal_lm, rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
+        _apply_liger_kernel_to_instance(model=causal_lm, rope=False, rms_norm=True, swiglu=True, cross_entropy=False,
                                         fused_linear_cross_entropy=False)
     except Exception:  # an architecture Liger does not know: keep the model's own modules
         return False
+    finally:
+        for name in [n for n, v in vars(module).items() if saved.get(n) is not v]:
+            if name in saved:
+                setattr(module, name, saved[name])
+            else:
+                delattr(module, name)
     return True
 
 

@@ -42,17 +42,21 @@ def test_cuda_chunked_loss_matches_full_logits(demo_model_dir, demo_shards, tmp_
     weight = (torch.randn(151936, 896, device="cuda") * 0.02).to(torch.bfloat16).requires_grad_()
     labels = torch.randint(0, 151936, (4, 512), device="cuda")
     labels[:, :100] = -100
-    ref, n = standard_lm_loss(hidden @ weight.T, labels)
-    ref_grad = torch.autograd.grad(ref / n, hidden)[0]
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
-    loss, m = chunked_lm_loss(hidden, weight, labels, chunk_tokens=512)
+    ref, n = standard_lm_loss(hidden @ weight.T, labels)
+    ref_grad = torch.autograd.grad(ref / n, hidden)[0]
+    full_peak = torch.cuda.max_memory_allocated() - base
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    # 8 chunks: each holds 1/8 of the logits (bf16, fp32 and the gradient) at a time. Measured on an H200 with
+    # 4 chunks: 0.94 GB against 1.24 GB for the fp32 logits alone.
+    loss, m = chunked_lm_loss(hidden, weight, labels, chunk_tokens=256)
     grad = torch.autograd.grad(loss / m, hidden)[0]
     chunked_peak = torch.cuda.max_memory_allocated() - base
     assert m == n and abs(loss.item() / m - ref.item() / n) < BF16_LOSS_TOLERANCE
     assert torch.allclose(grad.float(), ref_grad.float(), atol=1e-4, rtol=5e-2)
-    full_logits_bytes = 4 * 512 * 151936 * 4  # the fp32 logits alone of the plain path
-    assert chunked_peak < full_logits_bytes / 2
+    assert chunked_peak < full_peak / 4, (chunked_peak, full_peak)
 
 
 def test_cuda_varlen_packing_matches_masked_rows(demo_model_dir, demo_shards, tmp_path):
