@@ -9,7 +9,8 @@ in its own process with its own timeout: one that fails or hangs costs its part,
 when the budget left is below its expected run time. Parts:
 
 - train-0.5b: bench/train.py on the Qwen2.5-Coder-0.5B shape: the plain HF+PEFT baseline, our default recipe (the
-  targets judge it), and a variant with Liger's kernels off (the chunked loss instead of Liger's fused one).
+  targets judge it), and variants: Liger's kernels off (the chunked loss instead of Liger's fused one); compiled
+  decoder layers (`compile: on`, off by default until this measures it).
 - cuda-tests: the CUDA tests under pytest (server/trainer/tests/test_recipe_cuda.py and the CUDA cases of the
   others); without pytest, a minimal runner calls test_recipe_cuda.py's functions.
 - serve: bench/serve_gpu.py, keystroke latency of the torch serving backend on the 1.5B shape.
@@ -44,7 +45,8 @@ CUDA_TESTS = ["tests/test_recipe_cuda.py", "tests/test_serve_torch.py", "tests/t
 NO_KERNELS = '{"kernels": "off", "loss": "chunked"}'
 # name: (command after `python`, timeout s, expected s: skipped when less budget is left). Order = priority.
 PARTS = {
-    "train-0.5b": (["bench/train.py", "--shape", "0.5b", "--variant", f"no-liger={NO_KERNELS}"], 240, 90),
+    "train-0.5b": (["bench/train.py", "--shape", "0.5b", "--variant", f"no-liger={NO_KERNELS}",
+                    "--variant", 'compiled={"compile": "on"}'], 300, 150),
     "cuda-tests": (["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-k", "cuda or liger",
                     *[f"server/trainer/{t}" for t in CUDA_TESTS]], 180, 60),
     # On an H200 the 80-keystroke default had not finished the dynamic (eager) mode's N=16 and N=64 in 135 s: fewer

@@ -21,6 +21,7 @@ CHOICES = {
     "attn_implementation": ("auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention"),
     "loss": ("auto", "chunked", "liger", "standard"),
     "kernels": ("auto", "off"),
+    "compile": ("off", "on"),
     "quantize": ("none", "4bit"),
 }
 
@@ -60,7 +61,10 @@ class TrainArgs:
     attn_implementation: str = field(default="auto", metadata={"doc": "auto (flash-attn when installed, else sdpa)."})
     loss: str = field(default="auto", metadata={
         "doc": "auto (liger on CUDA when installed, else chunked) | chunked | liger | standard (full logits)."})
-    kernels: str = field(default="auto", metadata={"doc": "auto (Liger RMSNorm/RoPE/SwiGLU on CUDA if installed) | off."})
+    kernels: str = field(default="auto", metadata={"doc": "auto (Liger RMSNorm/SwiGLU on CUDA if installed) | off."})
+    # Off until a GPU run measures it faster (bench/gpu_checks.py times it as a variant): the first step compiles.
+    compile: str = field(default="off", metadata={
+        "doc": "on: torch.compile each decoder layer (one graph that every layer shares) | off."})
     # ---- schedule ----
     eval_every: int = field(default=25, metadata={"doc": "Steps between holdout evaluations; 0 = never."})
     early_stopping_patience: int = field(default=0, metadata={

@@ -41,8 +41,8 @@ from .errors import OUT_OF_MEMORY, WorkerError, require_training_stack
 from .evaluation import EvalTracker, evaluate_loss
 from .loss import CE_CHUNK_TOKENS, resolve_loss
 from .sizing import BatchPlan, accumulation_for, is_oom_error, model_shape, plan_batch, step_down
-from .step import (LossModule, apply_liger_kernels, batch_inputs, resolve_packing, row_target_counts,
-                   set_gradient_checkpointing)
+from .step import (LossModule, apply_liger_kernels, batch_inputs, compile_decoder_layers, resolve_packing,
+                   row_target_counts, set_gradient_checkpointing)
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,8 @@ class LoRARecipe:
         self.plan = self._plan(sum(p.numel() for p in params), base.config,
                                found[1].get("packed_seq_len") if found else None)
         set_gradient_checkpointing(base, self.plan.gradient_checkpointing)
+        if args.compile == "on":
+            log.info("compiling %d decoder layers (the first step takes longer)", compile_decoder_layers(base))
         log.info("batch plan: %s; packing %s, loss %s, attention %s", self.plan.describe(), self.packing,
                  self.loss_kind, base.config._attn_implementation)
         pad = _pad_id(base.config)

@@ -21,6 +21,7 @@ import torch
 
 from .base_model import VARLEN_ATTENTION
 from .data import IGNORE_INDEX, PackedRows, block_causal_mask
+from .errors import BAD_DATA, WorkerError
 from .loss import chunked_lm_loss, head_supports_hidden_state_loss, liger_lm_loss, standard_lm_loss
 
 PACKING_CHOICES = ("rows", "padding_free")
@@ -109,6 +110,22 @@ def apply_liger_kernels(causal_lm) -> bool:
             else:
                 delattr(module, name)
     return True
+
+
+def compile_decoder_layers(causal_lm) -> int:
+    """torch.compile each decoder layer in place, LoRA modules included; returns how many.
+
+    Regional compilation: the layers run the same code on the same shapes, so dynamo compiles one graph and every
+    layer reuses it, and compile time does not grow with depth (the demo model: ~30 s on 2 CPU cores). In place
+    (Module.compile), so parameter names, and with them checkpoints and the saved adapter, stay as they were.
+    """
+    layers = getattr(causal_lm.get_decoder(), "layers", None)
+    if not layers:
+        raise WorkerError(BAD_DATA, f"compile: on needs a decoder with a list of layers, which "
+                          f"{type(causal_lm).__name__} does not have; train with compile: off")
+    for layer in layers:
+        layer.compile(dynamic=False)  # rows are always micro-batch x seq_len: one static shape
+    return len(layers)
 
 
 def set_gradient_checkpointing(causal_lm, enabled: bool) -> None:
