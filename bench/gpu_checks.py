@@ -15,6 +15,7 @@ when the budget left is below its expected run time. Parts:
   others); without pytest, a minimal runner calls test_recipe_cuda.py's functions.
 - serve: bench/serve_gpu.py, keystroke latency of the torch serving backend on the 1.5B shape.
 - train-1.5b: bench/train.py on the 1.5B shape, default recipe only.
+- train-0.5b-flex: the 0.5B shape with flex attention, padding-free (its targets are informational).
 
 Exit code 1 if a test failed, a part failed or timed out, or a benchmark target was missed.
 """
@@ -39,10 +40,11 @@ TRAINER = ROOT / "server" / "trainer"
 # The CUDA cases (their names say cuda), and Liger's instance patching where liger-kernel is installed. The CPU
 # cases run in CI; a run here measured that they add ~60 s.
 CUDA_TESTS = ["tests/test_recipe_cuda.py", "tests/test_serve_torch.py", "tests/test_liger_kernels.py"]
-# Flex attention (padding-free) is left out of the default parts: on an H200 (torch 2.11) the 0.5B run made no step
-# in 200 s at seq_len 2048. Run it alone with: bench/train.py --shape 0.5b --variant flex='{"attn_implementation":
-# "flex_attention", "packing": "padding_free"}'.
+# Flex attention (padding-free) is the last part: on an H200 (torch 2.11) the 0.5B run had not finished in 200 s at
+# seq_len 2048, when every new row length compiled its kernels again (rows now have one length, step.py).
+FLEX = '{"attn_implementation": "flex_attention", "packing": "padding_free"}'
 NO_KERNELS = '{"kernels": "off", "loss": "chunked"}'
+INFORMATIONAL = {"train-0.5b-flex"}  # its outcome does not decide the exit code
 # name: (command after `python`, timeout s, expected s: skipped when less budget is left). Order = priority.
 PARTS = {
     "train-0.5b": (["bench/train.py", "--shape", "0.5b", "--variant", f"no-liger={NO_KERNELS}",
@@ -53,6 +55,7 @@ PARTS = {
     # keystrokes, and the CUDA-graph mode (the one expected to meet the target) first.
     "serve": (["bench/serve_gpu.py", "--keystrokes", "40", "--modes", "static,dynamic"], 240, 90),
     "train-1.5b": (["bench/train.py", "--shape", "1.5b"], 200, 90),
+    "train-0.5b-flex": (["bench/train.py", "--shape", "0.5b", "--ours-params", FLEX], 200, 120),
 }
 
 
@@ -184,7 +187,7 @@ def main() -> int:
             continue
         outcomes[name] = run_part(name, command, min(timeout, left), opts.out)
     print("\n" + "\n".join(f"{name}: {outcome}" for name, outcome in outcomes.items()), flush=True)
-    return 0 if all(o == "passed" for o in outcomes.values()) else 1
+    return 0 if all(o == "passed" or n in INFORMATIONAL for n, o in outcomes.items()) else 1
 
 
 if __name__ == "__main__":

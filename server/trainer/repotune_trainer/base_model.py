@@ -7,7 +7,8 @@
   SDPA with the explicit block mask over padded rows. `flex_attention` (torch's compiled block-sparse kernel,
   built by transformers from the same position_ids) is a varlen choice that needs no extra package; `auto` does
   not pick it: on an H200 (torch 2.11) it matched the padded rows' loss at seq_len 128, but a 0.5B model at
-  seq_len 2048 made no step in 200 s.
+  seq_len 2048 had not finished 47 steps after 200 s, when each new row length still compiled flex's kernels again
+  (its rows now have one length, step.py); bench/gpu_checks.py's train-0.5b-flex part measures it.
 - QLoRA: `quantize: 4bit` loads NF4 weights through bitsandbytes (CUDA only), refused with missing_dependency when
   bitsandbytes is not importable.
 """

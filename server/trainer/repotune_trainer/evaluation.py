@@ -48,7 +48,8 @@ class EvalTracker:
                 setattr(self, key, value)
 
 
-def evaluate_loss(loss_module, rows: PackedRows, micro_batch: int, packing: str, device, dtype, dist) -> float:
+def evaluate_loss(loss_module, rows: PackedRows, micro_batch: int, packing: str, device, dtype, dist,
+                  static_length: int = 0) -> float:
     """Token-weighted mean loss over every eval row (each rank takes a share; sums are all-reduced)."""
     targets = row_target_counts(rows)
     mine = dist.shard(np.arange(len(rows)))
@@ -59,7 +60,8 @@ def evaluate_loss(loss_module, rows: PackedRows, micro_batch: int, packing: str,
         with torch.no_grad():
             for start in range(0, len(mine), micro_batch):
                 idx = mine[start:start + micro_batch]
-                total += float(loss_module(**batch_inputs(rows, idx, packing, device, dtype)).item())
+                inputs = batch_inputs(rows, idx, packing, device, dtype, static_length)
+                total += float(loss_module(**inputs).item())
     finally:
         loss_module.train(was_training)
     loss_sum, count = dist.all_sum([total, float(targets[mine].sum())], device)

@@ -100,6 +100,7 @@ class LoRARecipe:
         self.eval_rows = None
         self.evals = EvalTracker(args.early_stopping_patience)
         self.base_model = ""
+        self.attention = ""  # the attention kernel the model was loaded with
         self.step = 0
         self.tokens_seen = 0
         self.last_loss: float | None = None
@@ -147,8 +148,9 @@ class LoRARecipe:
         set_gradient_checkpointing(base, self.plan.gradient_checkpointing)
         if args.compile == "on":
             log.info("compiling %d decoder layers (the first step takes longer)", compile_decoder_layers(base))
+        self.attention = base.config._attn_implementation
         log.info("batch plan: %s; packing %s, loss %s, attention %s", self.plan.describe(), self.packing,
-                 self.loss_kind, base.config._attn_implementation)
+                 self.loss_kind, self.attention)
         pad = _pad_id(base.config)
         self.rows = pack_examples(examples, self.plan.seq_len, pad, seed=args.seed)
         self.row_targets = row_target_counts(self.rows)
@@ -278,7 +280,8 @@ class LoRARecipe:
             last = n == len(starts) - 1
             sync = contextlib.nullcontext() if last or not self.dist.enabled else self.trainer_module.no_sync()
             with sync:
-                inputs = batch_inputs(self.rows, mine[start:start + micro], self.packing, self.device, self.dtype)
+                inputs = batch_inputs(self.rows, mine[start:start + micro], self.packing, self.device, self.dtype,
+                                      self._static_length())
                 loss = self.trainer_module(**inputs)
                 (loss * scale).backward()
             total = loss.detach() if total is None else total + loss.detach()
@@ -298,9 +301,15 @@ class LoRARecipe:
             set_gradient_checkpointing(self.model.get_base_model(), smaller.gradient_checkpointing)
         self.plan = smaller
 
+    def _static_length(self) -> int:
+        """Flex attention compiles per sequence length: its padding-free rows get one length (step.py)."""
+        if self.packing != "padding_free" or self.attention != "flex_attention":
+            return 0
+        return self.plan.micro_batch * self.plan.seq_len
+
     def _evaluate(self) -> None:
         loss = evaluate_loss(self.loss_module, self.eval_rows, self.plan.micro_batch, self.packing, self.device,
-                             self.dtype, self.dist)
+                             self.dtype, self.dist, self._static_length())
         if self.evals.record(self.step, loss) and self.dist.is_main:
             ckpt.save_adapter(self.model, self.args.output_dir, self._adapter_meta(), name=ckpt.BEST_DIR)
         log.info("step %d eval loss %.4f (best %.4f at step %d)", self.step, loss, self.evals.best_loss,

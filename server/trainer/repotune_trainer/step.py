@@ -7,7 +7,9 @@ Two input layouts, the same examples and the same loss:
   padding and no mask; position_ids restart at 0 for each example, and transformers derives the example
   boundaries from them (FlashAttention varlen via cu_seqlens; with SDPA, a block mask). No compute is spent on
   padding. Concatenation never leaks across examples: the first token of every example has label -100, so the
-  last token of the previous example predicts nothing.
+  last token of the previous example predicts nothing. With flex attention the row is padded to micro_batch x
+  seq_len (`static_length`; the padding is one more example, with no targets): every distinct length compiles
+  flex's kernels again (seen on CPU: a new graph for each of the first three lengths), a fixed one compiles once.
 
 `LossModule` is an nn.Module so DistributedDataParallel can wrap it (DDP hooks run through forward).
 """
@@ -40,15 +42,17 @@ def row_target_counts(rows: PackedRows) -> np.ndarray:
     return (rows.labels[:, 1:] != IGNORE_INDEX).sum(axis=1).astype(np.int64)
 
 
-def batch_inputs(rows: PackedRows, idx: np.ndarray, packing: str, device, dtype) -> dict:
-    """Model inputs for the rows idx in the chosen layout (see module doc)."""
+def batch_inputs(rows: PackedRows, idx: np.ndarray, packing: str, device, dtype, static_length: int = 0) -> dict:
+    """Model inputs for the rows idx in the chosen layout (see module doc); padding_free rows are padded to
+    static_length tokens when it is given."""
     if packing == "padding_free":
         lengths = rows.row_tokens[idx]
-        pick = lambda a: np.concatenate([a[i, :n] for i, n in zip(idx, lengths)])[None]  # noqa: E731
-        return {"input_ids": torch.from_numpy(pick(rows.input_ids)).to(device),
-                "position_ids": torch.from_numpy(pick(rows.position_ids)).to(device),
-                "labels": torch.from_numpy(pick(rows.labels)).to(device),
-                "attention_mask": None}
+        pad = max(0, static_length - int(lengths.sum()))
+        tail = {"input_ids": np.zeros(pad, np.int64), "position_ids": np.arange(pad, dtype=np.int64),
+                "labels": np.full(pad, IGNORE_INDEX, np.int64)}
+        flat = {name: np.concatenate([getattr(rows, name)[i, :n] for i, n in zip(idx, lengths)] + [tail[name]])
+                for name in tail}
+        return {name: torch.from_numpy(a[None]).to(device) for name, a in flat.items()} | {"attention_mask": None}
     segments = torch.from_numpy(rows.segment_ids[idx]).to(device)
     return {"input_ids": torch.from_numpy(rows.input_ids[idx]).to(device),
             "position_ids": torch.from_numpy(rows.position_ids[idx]).to(device),

@@ -70,9 +70,15 @@ def test_padding_free_packing_and_hidden_state_losses_equal_the_masked_rows(demo
             for kind in ("standard", "chunked"):
                 inputs = batch_inputs(rows, idx, packing, torch.device("cpu"), torch.float32)
                 losses[packing, kind] = LossModule(demo_peft, kind)(**inputs).item()
+        # padded to a fixed length (flex attention's one compiled shape): the padding is an example without targets
+        static = batch_inputs(rows, idx, "padding_free", torch.device("cpu"), torch.float32, static_length=4 * 128)
+        losses["padding_free static", "chunked"] = LossModule(demo_peft, "chunked")(**static).item()
     padded = batch_inputs(rows, idx, "rows", torch.device("cpu"), torch.float32)["input_ids"]
     flat = batch_inputs(rows, idx, "padding_free", torch.device("cpu"), torch.float32)["input_ids"]
-    assert flat.shape == (1, int(rows.row_tokens[idx].sum())) and flat.numel() < padded.numel()
+    real = int(rows.row_tokens[idx].sum())
+    assert flat.shape == (1, real) and flat.numel() < padded.numel()
+    assert static["input_ids"].shape == (1, 4 * 128) and (static["labels"][0, real:] == -100).all()
+    assert static["position_ids"][0, real:].tolist() == list(range(4 * 128 - real))
     reference = losses["rows", "standard"]
     assert all(v == pytest.approx(reference, rel=SAME_LOSS_TOLERANCE) for v in losses.values()), losses
 
