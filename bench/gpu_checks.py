@@ -18,6 +18,15 @@ when the budget left is below its expected run time. Parts:
 - train-0.5b-flex: the 0.5B shape with flex attention, padding-free (its targets are informational).
 
 Exit code 1 if a test failed, a part failed or timed out, or a benchmark target was missed.
+
+On a machine without network whose image has torch but other versions of the rest, carry the pinned wheels of
+server/trainer/requirements.txt and put them first on the path (how the H200 runs of 2026-11-29 were made):
+
+    pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d .whl \
+        transformers==5.23.0 peft==0.21.2 liger-kernel==0.8.5
+    # there:
+    pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+    PYTHONUNBUFFERED=1 python3 bench/gpu_checks.py --budget 370 --out "$OUT"
 """
 
 from __future__ import annotations
