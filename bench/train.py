@@ -214,8 +214,8 @@ def bench_shape(shape: str, opts, device, work: Path) -> bool:
           f"batch {opts.batch} rows, device {device}, peak {peak_text}", flush=True)
     base = run_baseline(model_dir, examples, opts.seq_len, opts.batch, device)
     report(shape, "baseline (HF+PEFT, SDPA, padded)", base, n_params, peak)
-    # The default recipe runs last: Liger patches Qwen2's RoPE function module-wide, so a variant with kernels off
-    # run after it would not be what it says.
+    # The default recipe runs last, so the variants' figures never depend on what its run left behind (before
+    # step.py restored the module, Liger's module-wide patches reached every later run).
     variants = [(f"recipe {name}", json.loads(params)) for name, params in
                 (v.split("=", 1) for v in opts.variant or [])]
     variants += [("repotune recipe", json.loads(opts.ours_params) if opts.ours_params else {})]

@@ -129,7 +129,7 @@ class LoRARecipe:
         if args.quantize != "none":
             base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
         if args.kernels == "auto" and self.device.type == "cuda" and apply_liger_kernels(base):
-            log.info("Liger kernels (RMSNorm, RoPE, SwiGLU) enabled")
+            log.info("Liger kernels (RMSNorm, SwiGLU) enabled")
         vocab_size = base.get_input_embeddings().num_embeddings
         examples = read_examples(args.data_dir, "train", vocab_size=vocab_size)
         eval_examples = read_examples(args.data_dir, "eval", vocab_size=vocab_size) if args.eval_every else []
