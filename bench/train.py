@@ -260,7 +260,7 @@ def main() -> int:
     parser.add_argument("--ours-params", default="", help='extra train params for our run, JSON, e.g. '
                         '\'{"attn_implementation": "flex_attention"}\'')
     parser.add_argument("--variant", action="append", metavar="NAME=JSON", help="repeatable: another run of our "
-                        'recipe with these train params after the default one, e.g. flex=\'{"attn_implementation": '
+                        'recipe with these train params (before the default one), e.g. flex=\'{"attn_implementation": '
                         '"flex_attention"}\' (informational; targets judge the default run)')
     opts = parser.parse_args()
     # The recipe's "batch plan: ...; packing, loss, attention" line says which kernels each run really used.
