@@ -28,9 +28,10 @@ STATE_FILE = "training_state.pt"
 META_FILE = "checkpoint.json"
 OLD_SUFFIX = ".old"
 # Settings a checkpoint can only be resumed with unchanged: they shape the adapter or the data order.
-RESUME_MUST_MATCH = ("base_model", "lora_r", "lora_alpha", "seq_len", "batch_size", "seed", "use_dora", "quantize")
+RESUME_MUST_MATCH = ("base_model", "lora_r", "lora_alpha", "seq_len", "batch_size", "seed", "use_dora", "quantize",
+                     "packer")
 # What checkpoints written before a setting existed implicitly used.
-RESUME_DEFAULTS = {"use_dora": False, "quantize": "none"}
+RESUME_DEFAULTS = {"use_dora": False, "quantize": "none", "packer": "next-fit"}
 BEST_DIR = "best"
 MERGED_DIR = "merged"
 # Files copied next to merged weights so the folder is a complete model directory.
@@ -129,9 +130,15 @@ def read_checkpoint_meta(output_dir: str | Path) -> tuple[Path, dict] | None:
 
 def check_resumable(meta: dict, expected: dict, where: Path) -> None:
     for key in RESUME_MUST_MATCH:
-        if meta.get(key, RESUME_DEFAULTS.get(key)) != expected.get(key):
-            raise WorkerError(BAD_DATA, f"{where} was made with {key}={meta.get(key, RESUME_DEFAULTS.get(key))!r} but this run has "
-                              f"{key}={expected.get(key)!r}: resume with the same settings, or train with resume=false")
+        made_with = meta.get(key, RESUME_DEFAULTS.get(key))
+        if made_with == expected.get(key):
+            continue
+        if key == "packer":  # not a setting: an earlier version of the trainer packed the rows differently
+            raise WorkerError(BAD_DATA, f"{where} was made by an earlier RepoTune that packed examples into rows "
+                              f"{made_with}; this one packs them {expected.get(key)}, so the saved data position "
+                              "would point at other examples: train with resume=false")
+        raise WorkerError(BAD_DATA, f"{where} was made with {key}={made_with!r} but this run has "
+                          f"{key}={expected.get(key)!r}: resume with the same settings, or train with resume=false")
 
 
 def load_checkpoint_into(ckpt_dir: Path, model, optimizer, scheduler, device) -> None:

@@ -35,6 +35,9 @@ from .errors import BAD_DATA, WorkerError
 log = logging.getLogger(__name__)
 
 SHARD_FORMAT_VERSION = 1
+# How examples become rows. A checkpoint's data position counts rows of one packing: resuming under another would
+# continue at different examples, so it is part of the checkpoint's identity (checkpoint.RESUME_MUST_MATCH).
+PACKER = "best-fit-decreasing"
 IGNORE_INDEX = -100  # the label value PyTorch's cross-entropy (and Hugging Face's loss) skips
 EXAMPLE_KINDS = ("fim", "continuation")
 

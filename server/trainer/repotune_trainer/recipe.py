@@ -34,7 +34,7 @@ from typing import Callable
 from . import checkpoint as ckpt
 from .args import TrainArgs
 from .base_model import base_model_identity, data_manifest_sha256, load_base_model, resolve_attention
-from .data import BatchStream, pack_examples, read_examples
+from .data import PACKER, BatchStream, pack_examples, read_examples
 from .distributed import DistContext, init_distributed, shutdown_distributed
 from .env import device_memory_bytes, free_device_bytes, reset_peak_memory, resolve_device, training_dtype
 from .errors import OUT_OF_MEMORY, WorkerError, require_training_stack
@@ -211,7 +211,8 @@ class LoRARecipe:
     def _checkpoint_identity(self) -> dict:
         a = self.args
         return {"base_model": self.base_model, "lora_r": a.lora_r, "lora_alpha": a.lora_alpha, "seq_len": a.seq_len,
-                "batch_size": a.batch_size, "seed": a.seed, "use_dora": a.use_dora, "quantize": a.quantize}
+                "batch_size": a.batch_size, "seed": a.seed, "use_dora": a.use_dora, "quantize": a.quantize,
+                "packer": PACKER}
 
     # ---- train -------------------------------------------------------------------------------------------------
     def train(self) -> TrainResult:

@@ -123,6 +123,15 @@ def test_kill_and_resume_matches_a_straight_run(demo_model_dir, demo_shards, tmp
 
     with pytest.raises(WorkerError, match="lora_r=16 but this run has lora_r=8"):
         run_training(make_args(demo_model_dir, demo_shards, tmp_path / "b", resume=True, lora_r=8))
+    # A checkpoint of a trainer that packed rows another way (before the packer was recorded): its data position
+    # means other examples here, so resuming is refused with what to do.
+    meta_file = tmp_path / "b" / "checkpoint" / "checkpoint.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["packer"]
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(WorkerError, match="packed examples into rows next-fit; this one packs them "
+                                          "best-fit-decreasing.*train with resume=false"):
+        run_training(make_args(demo_model_dir, demo_shards, tmp_path / "b", resume=True))
 
 
 def test_missing_or_corrupt_model_is_bad_model(demo_model_dir, demo_shards, tmp_path):
