@@ -37,15 +37,16 @@ from .base_model import base_model_identity, data_manifest_sha256, load_base_mod
 from .data import PACKER, BatchStream, pack_examples, read_examples
 from .distributed import DistContext, init_distributed, shutdown_distributed
 from .env import device_memory_bytes, free_device_bytes, reset_peak_memory, resolve_device, training_dtype
-from .errors import OUT_OF_MEMORY, WorkerError, require_training_stack
+from .errors import BAD_DATA, OUT_OF_MEMORY, WorkerError, require_training_stack
 from .evaluation import EvalTracker, evaluate_loss
 from .loss import CE_CHUNK_TOKENS, resolve_loss
 from .sizing import BatchPlan, accumulation_for, is_oom_error, model_shape, plan_batch, step_down
-from .step import (LossModule, apply_liger_kernels, batch_inputs, compile_decoder_layers, resolve_packing,
-                   row_target_counts, set_gradient_checkpointing)
+from .step import (LossModule, apply_liger_kernels, batch_inputs, compile_decoder_layers, is_compile_error,
+                   resolve_packing, row_target_counts, set_gradient_checkpointing)
 
 log = logging.getLogger(__name__)
 
+COMPILE_ERROR_CHARS = 300  # of torch's compile error in the message: its first line names the cause
 MAX_GRAD_NORM = 1.0  # gradient clipping keeps the high demo learning rate stable
 MIN_LR_RATIO = 0.1  # cosine decays to 10% of the peak rather than 0, so the last steps still learn
 WEIGHT_DECAY = 0.0  # LoRA weights are few and start at zero; decay only pulls them back towards the base
@@ -259,6 +260,10 @@ class LoRARecipe:
                 loss_sum = self._accumulate(mine, batch_targets)
                 break
             except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+                if self.args.compile == "on" and is_compile_error(exc):
+                    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:COMPILE_ERROR_CHARS]
+                    raise WorkerError(BAD_DATA, f"compile: on could not compile the model on this machine "
+                                      f"({first_line}); train with compile: off") from exc
                 if not is_oom_error(exc):
                     raise
             self._recover_from_oom(len(mine))  # outside `except`: the traceback no longer pins the tensors

@@ -132,6 +132,11 @@ def compile_decoder_layers(causal_lm) -> int:
     return len(layers)
 
 
+def is_compile_error(exc: BaseException) -> bool:
+    """An error of torch.compile itself (dynamo tracing, inductor code generation, no C++ compiler on the CPU)."""
+    return type(exc).__module__.startswith(("torch._dynamo", "torch._inductor"))
+
+
 def set_gradient_checkpointing(causal_lm, enabled: bool) -> None:
     # Non-reentrant checkpointing works with frozen inputs (no enable_input_require_grads) and with DDP.
     if enabled:

@@ -179,6 +179,20 @@ def test_compiled_layers_train_to_the_same_loss_and_adapter(demo_model_dir, demo
     assert any(not torch.equal(a[k], torch.zeros_like(a[k])) for k in a if "lora_B" in k), "LoRA B trained"
 
 
+def test_compile_that_cannot_run_here_is_an_actionable_error(demo_model_dir, demo_shards, tmp_path, monkeypatch):
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/g++",))  # a machine without a C++ compiler
+    torch._dynamo.reset()  # no graph compiled by an earlier test may be reused
+    try:
+        with pytest.raises(WorkerError, match="compile: on could not compile the model on this machine .*C\\+\\+ "
+                                              "compiler.*train with compile: off") as info:
+            run_training(make_args(demo_model_dir, demo_shards, tmp_path, compile="on", max_steps=1, eval_every=0))
+    finally:
+        torch._dynamo.reset()
+    assert info.value.kind == "bad_data"
+
+
 def test_new_switches_are_validated(demo_model_dir, demo_shards, tmp_path):
     with pytest.raises(WorkerError, match="'packing' must be one of auto, rows, padding_free"):
         make_args(demo_model_dir, demo_shards, tmp_path, packing="padded")
