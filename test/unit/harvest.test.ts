@@ -1,6 +1,7 @@
 /** The harvest stage on real git repositories and folders built per test. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { harvest, writeManifest, type HarvestResult } from '../../server/src/harvest/harvest';
@@ -212,24 +213,40 @@ test('a plain folder is walked honouring .gitignore, symlinks are not followed',
   }
 });
 
-test('a full disk under the corpus folder is a clear error naming the folder, with or without the native scan', { skip: fs.existsSync('/dev/full') ? false : 'no /dev/full' }, async () => {
+/** A folder on a filesystem of FULL_DISK_BYTES, or undefined where this user may not mount one (not root). */
+const FULL_DISK_BYTES = 64 * 1024;
+function tinyDisk(dir: string): boolean {
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${FULL_DISK_BYTES}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a full disk under the corpus folder is a clear error naming the folder, with or without the native scan', async (t) => {
   const repo = outsideTempDir('harvest-full-disk');
   const corpus = path.join(repo, '.corpus');
   try {
     git(repo, 'init', '-q');
-    writeFiles(repo, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`src/f${i}.ts`, `export const v${i} = ${i};\n`])));
+    // 40 files of 4 KiB: more than the tiny disk holds, so appending their texts to the pack runs out of space.
+    writeFiles(repo, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`src/f${i}.ts`, `export const v${i} = ${i};\n`.repeat(200)])));
     commitAll(repo, 'files');
-    // In this thread (texts appended one by one) and threaded (the native scan's gathered writes, when built).
-    for (const [nativeScan, workers] of [[true, 0], [true, 2], [false, 0]] as const) {
-      // Every write to the pack fails as on a full disk: /dev/full answers ENOSPC.
-      fs.rmSync(corpus, { recursive: true, force: true });
-      fs.mkdirSync(corpus);
-      fs.symlinkSync('/dev/full', path.join(corpus, 'texts.pack'));
-      await assert.rejects(harvest(repo, { corpusDir: corpus, nativeScan, workers }), (e: Error) => {
-        assert.equal(e.constructor.name, 'HarvestError', e.message);
-        assert.match(e.message, /disk holding the corpus folder .*\.corpus is full .*Free some space/);
-        return true;
-      });
+    if (!tinyDisk(corpus)) return t.skip('cannot mount a tmpfs here (needs root)');
+    try {
+      // In this thread (texts appended one by one) and threaded (the native scan's gathered writes, when built).
+      for (const [nativeScan, workers] of [[true, 0], [true, 2], [false, 0]] as const) {
+        for (const name of fs.readdirSync(corpus)) fs.rmSync(path.join(corpus, name), { force: true });
+        await assert.rejects(harvest(repo, { corpusDir: corpus, nativeScan, workers }), (e: Error) => {
+          assert.equal(e.constructor.name, 'HarvestError', e.message);
+          assert.match(e.message, /disk holding the corpus folder .*\.corpus is full .*Free some space/);
+          return true;
+        });
+      }
+    } finally {
+      // Lazily: the failed harvest's pack descriptors close only when its store is garbage-collected.
+      execFileSync('umount', ['-l', corpus], { stdio: 'ignore' });
     }
   } finally {
     removeDir(repo);
