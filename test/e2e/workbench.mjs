@@ -63,6 +63,10 @@ export class Workbench {
     // On a busy machine the list may still be unfiltered after paletteRows' pause: give it until UI_TIMEOUT_MS.
     const deadline = Date.now() + UI_TIMEOUT_MS;
     while (!rows.some((r) => r.includes(title)) && Date.now() < deadline) {
+      // Keys typed before the box had focus are lost on a busy machine (seen in CI: the unfiltered list of every
+      // command, starting at "Accounts: …"): put the query back when the box does not hold it.
+      const value = await this.page.inputValue(SELECTORS.quickInputBox).catch(() => '');
+      if (!value.includes(title)) await this.page.fill(SELECTORS.quickInputBox, `>${title}`).catch(() => undefined);
       await sleep(POLL_MS);
       rows = await this.quickInputRows();
     }
