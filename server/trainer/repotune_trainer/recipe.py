@@ -308,8 +308,9 @@ class LoRARecipe:
         self.plan = smaller
 
     def _static_length(self) -> int:
-        """Flex attention compiles per sequence length: its padding-free rows get one length (step.py)."""
-        if self.packing != "padding_free" or self.attention != "flex_attention":
+        """Compiled code (flex attention's kernels, `compile: on`'s layers) is compiled again for every new sequence
+        length: padding-free rows then get one length (step.py)."""
+        if self.packing != "padding_free" or (self.attention != "flex_attention" and self.args.compile != "on"):
             return 0
         return self.plan.micro_batch * self.plan.seq_len
 

@@ -7,9 +7,10 @@ Two input layouts, the same examples and the same loss:
   padding and no mask; position_ids restart at 0 for each example, and transformers derives the example
   boundaries from them (FlashAttention varlen via cu_seqlens; with SDPA, a block mask). No compute is spent on
   padding. Concatenation never leaks across examples: the first token of every example has label -100, so the
-  last token of the previous example predicts nothing. With flex attention the row is padded to micro_batch x
-  seq_len (`static_length`; the padding is one more example, with no targets): every distinct length compiles
-  flex's kernels again (seen on CPU: a new graph for each of the first three lengths), a fixed one compiles once.
+  last token of the previous example predicts nothing. With flex attention or `compile: on` the row is padded to
+  micro_batch x seq_len (`static_length`; the padding is one more example, with no targets): compiled code is
+  compiled again for every distinct length (seen on CPU with flex: a new graph for each of the first three
+  lengths), a fixed one compiles once.
 
 `LossModule` is an nn.Module so DistributedDataParallel can wrap it (DDP hooks run through forward).
 """
@@ -128,7 +129,7 @@ def compile_decoder_layers(causal_lm) -> int:
         raise WorkerError(BAD_DATA, f"compile: on needs a decoder with a list of layers, which "
                           f"{type(causal_lm).__name__} does not have; train with compile: off")
     for layer in layers:
-        layer.compile(dynamic=False)  # rows are always micro-batch x seq_len: one static shape
+        layer.compile(dynamic=False)  # one shape: micro-batch x seq_len rows, or padding-free padded to it
     return len(layers)
 
 

@@ -179,6 +179,23 @@ def test_compiled_layers_train_to_the_same_loss_and_adapter(demo_model_dir, demo
     assert any(not torch.equal(a[k], torch.zeros_like(a[k])) for k in a if "lora_B" in k), "LoRA B trained"
 
 
+def test_padding_free_rows_get_one_length_only_for_compiled_code(demo_model_dir, demo_shards, tmp_path):
+    from repotune_trainer.recipe import LoRARecipe
+    from repotune_trainer.sizing import BatchPlan
+
+    def static_length(packing, attention, **overrides):
+        recipe = LoRARecipe(make_args(demo_model_dir, demo_shards, tmp_path, **overrides))
+        recipe.packing, recipe.attention, recipe.plan = packing, attention, BatchPlan(4, 1, 128, False)
+        return recipe._static_length()
+
+    # Flex attention and compiled layers compile per length: one length, micro-batch x seq_len.
+    assert static_length("padding_free", "flex_attention") == 4 * 128
+    assert static_length("padding_free", "flash_attention_2", compile="on") == 4 * 128
+    # FlashAttention's varlen kernel takes any length, and padded rows have one already: no padding added.
+    assert static_length("padding_free", "flash_attention_2") == 0
+    assert static_length("rows", "sdpa", compile="on") == 0
+
+
 def test_compile_that_cannot_run_here_is_an_actionable_error(demo_model_dir, demo_shards, tmp_path, monkeypatch):
     import torch._inductor.config as inductor_config
 
