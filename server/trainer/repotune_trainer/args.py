@@ -21,7 +21,7 @@ CHOICES = {
     "attn_implementation": ("auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention"),
     "loss": ("auto", "chunked", "liger", "standard"),
     "kernels": ("auto", "off"),
-    "compile": ("off", "on"),
+    "compile": ("auto", "on", "off"),
     "quantize": ("none", "4bit"),
 }
 
@@ -62,9 +62,12 @@ class TrainArgs:
     loss: str = field(default="auto", metadata={
         "doc": "auto (liger on CUDA when installed, else chunked) | chunked | liger | standard (full logits)."})
     kernels: str = field(default="auto", metadata={"doc": "auto (Liger RMSNorm/SwiGLU on CUDA if installed) | off."})
-    # Off until a GPU run measures it faster (bench/gpu_checks.py times it as a variant): the first step compiles.
-    compile: str = field(default="off", metadata={
-        "doc": "on: torch.compile each decoder layer (one graph that every layer shares) | off."})
+    # auto: on for CUDA, where an H200 run (bench/gpu_checks.py, 2026-11-30) measured compiled layers 1.24x the
+    # uncompiled recipe on the 0.5B shape (62.9k vs 50.9k tokens/s, 12% less peak memory); off on the CPU, where
+    # compiling costs ~30 s for the demo model and gains nothing measured.
+    compile: str = field(default="auto", metadata={
+        "doc": "auto (on for CUDA, falling back to eager with a warning if compiling fails) | on: torch.compile each "
+               "decoder layer (one graph that every layer shares) | off."})
     # ---- schedule ----
     eval_every: int = field(default=25, metadata={"doc": "Steps between holdout evaluations; 0 = never."})
     early_stopping_patience: int = field(default=0, metadata={

@@ -42,7 +42,8 @@ from .evaluation import EvalTracker, evaluate_loss
 from .loss import CE_CHUNK_TOKENS, resolve_loss
 from .sizing import BatchPlan, accumulation_for, is_oom_error, model_shape, plan_batch, step_down
 from .step import (LossModule, apply_liger_kernels, batch_inputs, compile_decoder_layers, is_compile_error,
-                   resolve_packing, row_target_counts, set_gradient_checkpointing)
+                   quiet_compile_warnings, resolve_compile, resolve_packing, row_target_counts,
+                   set_gradient_checkpointing, uncompile_decoder_layers)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class LoRARecipe:
         self.evals = EvalTracker(args.early_stopping_patience)
         self.base_model = ""
         self.attention = ""  # the attention kernel the model was loaded with
+        self.compiled = False  # decoder layers compiled (args.compile, resolved; off again after a failed `auto`)
         self.step = 0
         self.tokens_seen = 0
         self.last_loss: float | None = None
@@ -147,7 +149,9 @@ class LoRARecipe:
         self.plan = self._plan(sum(p.numel() for p in params), base.config,
                                found[1].get("packed_seq_len") if found else None)
         set_gradient_checkpointing(base, self.plan.gradient_checkpointing)
-        if args.compile == "on":
+        self.compiled = resolve_compile(args.compile, self.device.type, args.quantize)
+        if self.compiled:
+            quiet_compile_warnings()
             log.info("compiling %d decoder layers (the first step takes longer)", compile_decoder_layers(base))
         self.attention = base.config._attn_implementation
         log.info("batch plan: %s; packing %s, loss %s, attention %s", self.plan.describe(), self.packing,
@@ -260,12 +264,19 @@ class LoRARecipe:
                 loss_sum = self._accumulate(mine, batch_targets)
                 break
             except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
-                if self.args.compile == "on" and is_compile_error(exc):
+                if self.compiled and is_compile_error(exc):
                     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:COMPILE_ERROR_CHARS]
-                    raise WorkerError(BAD_DATA, f"compile: on could not compile the model on this machine "
-                                      f"({first_line}); train with compile: off") from exc
-                if not is_oom_error(exc):
+                    if self.args.compile == "on":
+                        raise WorkerError(BAD_DATA, f"compile: on could not compile the model on this machine "
+                                          f"({first_line}); train with compile: off") from exc
+                    failed = first_line
+                elif not is_oom_error(exc):
                     raise
+                else:
+                    failed = None
+            if failed is not None:  # outside `except`, as below; the step runs again, eagerly
+                self._stop_compiling(failed)
+                continue
             self._recover_from_oom(len(mine))  # outside `except`: the traceback no longer pins the tensors
         torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], MAX_GRAD_NORM)
         self.optimizer.step()
@@ -307,10 +318,19 @@ class LoRARecipe:
             set_gradient_checkpointing(self.model.get_base_model(), smaller.gradient_checkpointing)
         self.plan = smaller
 
+    def _stop_compiling(self, reason: str) -> None:
+        """compile: auto on a machine where compiling fails (no C++ compiler, a Triton that does not match torch):
+        the run goes on eagerly, as compile: off would have run it from the start."""
+        log.warning("compiling the decoder layers failed (%s); training on without compiling (compile: off skips "
+                    "the attempt)", reason)
+        self.optimizer.zero_grad(set_to_none=True)  # a micro-batch before the failure may have added gradients
+        uncompile_decoder_layers(self.model.get_base_model())
+        self.compiled = False
+
     def _static_length(self) -> int:
-        """Compiled code (flex attention's kernels, `compile: on`'s layers) is compiled again for every new sequence
+        """Compiled code (flex attention's kernels, compiled layers) is compiled again for every new sequence
         length: padding-free rows then get one length (step.py)."""
-        if self.packing != "padding_free" or (self.attention != "flex_attention" and self.args.compile != "on"):
+        if self.packing != "padding_free" or (self.attention != "flex_attention" and not self.compiled):
             return 0
         return self.plan.micro_batch * self.plan.seq_len
 

@@ -4,9 +4,9 @@ A process of its own, separate from the trainer worker, so a completion never wa
 the trainer's protocol (rpc.py: JSON-RPC 2.0 lines on stdio, protocol-only stdout, `ping`/`cancel` answered by the
 reader thread at once) with these methods:
 
-- `load` {model_dir, adapter_dir: str|null, device: auto|cuda|cpu, num_threads?, static_cache?} → {model_dir,
-  adapter_dir, device, dtype, static_cache}: replaces the model being served (and its KV cache); static_cache is
-  serve_torch.py's CUDA-graph mode.
+- `load` {model_dir, adapter_dir: str|null, device: auto|cuda|cpu, num_threads?, static_cache?: "auto"|bool} →
+  {model_dir, adapter_dir, device, dtype, static_cache, static_cache_error?}: replaces the model being served (and
+  its KV cache); static_cache is serve_torch.py's CUDA-graph mode ("auto", the default: on CUDA only).
 - `generate` {key, ids, max_new_tokens, stop_ids} → {ids, stopped_by, reused_tokens, prefilled_tokens, prefill_ms,
   decode_ms}; each new token goes out first as a `token` notification {key, token}, so the sidecar's stream filters
   can stop the run early: it then sends `cancel` {key}, honoured before the next token.
@@ -56,11 +56,13 @@ class ServeWorker(rpc.Worker):
 
     def load(self, params: dict) -> dict:
         model_dir, adapter_dir = params.get("model_dir"), params.get("adapter_dir")
-        device, threads, static = params.get("device", "auto"), params.get("num_threads"), params.get("static_cache", False)
+        device, threads = params.get("device", "auto"), params.get("num_threads")
+        static = params.get("static_cache", "auto")
         if not isinstance(model_dir, str) or not model_dir or not (adapter_dir is None or isinstance(adapter_dir, str)) \
-                or not (threads is None or (isinstance(threads, int) and threads > 0)) or not isinstance(static, bool):
-            raise WorkerError(BAD_DATA, "load needs {\"model_dir\": str, \"adapter_dir\": str|null, "
-                              "\"device\": \"auto\"|\"cuda\"|\"cpu\", \"num_threads\"?: int > 0, \"static_cache\"?: bool}")
+                or not (threads is None or (isinstance(threads, int) and threads > 0)) \
+                or not (isinstance(static, bool) or static == "auto"):
+            raise WorkerError(BAD_DATA, "load needs {\"model_dir\": str, \"adapter_dir\": str|null, \"device\": "
+                              "\"auto\"|\"cuda\"|\"cpu\", \"num_threads\"?: int > 0, \"static_cache\"?: \"auto\"|bool}")
         from .serve_torch import TorchServer
 
         self.server = None  # frees the old model before the new one loads (one model's memory at a time)

@@ -17,6 +17,8 @@ Two input layouts, the same examples and the same loss:
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import sys
 
 import numpy as np
@@ -131,6 +133,29 @@ def compile_decoder_layers(causal_lm) -> int:
     for layer in layers:
         layer.compile(dynamic=False)  # one shape: micro-batch x seq_len rows, or padding-free padded to it
     return len(layers)
+
+
+def resolve_compile(choice: str, device_type: str, quantize: str) -> bool:
+    """Whether to compile the decoder layers: `auto` compiles on CUDA with Triton (inductor's GPU code generator),
+    for full-precision weights only (bitsandbytes' 4-bit layers are not measured compiled)."""
+    if choice != "auto":
+        return choice == "on"
+    return device_type == "cuda" and quantize == "none" and importlib.util.find_spec("triton") is not None
+
+
+def uncompile_decoder_layers(causal_lm) -> None:
+    """Undoes compile_decoder_layers: Module.compile only sets _compiled_call_impl, so the layers run eagerly again
+    with the same parameters (and the same optimizer state)."""
+    for layer in causal_lm.get_decoder().layers:
+        layer._compiled_call_impl = None
+    torch._dynamo.reset()  # drops the graphs and guards compiled so far
+
+
+def quiet_compile_warnings() -> None:
+    """torch cannot analyse Liger's Triton kernels for the tensors they write (seen on an H200: ~3,000 log lines of
+    one traceback per kernel) and then assumes they write every input, which is correct, only slower to plan. The
+    trainer's stderr is the user's log channel: keep torch's errors there, not that warning."""
+    logging.getLogger("torch._higher_order_ops.triton_kernel_wrap").setLevel(logging.ERROR)
 
 
 def is_compile_error(exc: BaseException) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -183,31 +185,69 @@ def test_padding_free_rows_get_one_length_only_for_compiled_code(demo_model_dir,
     from repotune_trainer.recipe import LoRARecipe
     from repotune_trainer.sizing import BatchPlan
 
-    def static_length(packing, attention, **overrides):
-        recipe = LoRARecipe(make_args(demo_model_dir, demo_shards, tmp_path, **overrides))
+    def static_length(packing, attention, compiled=False):
+        recipe = LoRARecipe(make_args(demo_model_dir, demo_shards, tmp_path))
         recipe.packing, recipe.attention, recipe.plan = packing, attention, BatchPlan(4, 1, 128, False)
+        recipe.compiled = compiled  # what setup resolved compile to
         return recipe._static_length()
 
     # Flex attention and compiled layers compile per length: one length, micro-batch x seq_len.
     assert static_length("padding_free", "flex_attention") == 4 * 128
-    assert static_length("padding_free", "flash_attention_2", compile="on") == 4 * 128
+    assert static_length("padding_free", "flash_attention_2", compiled=True) == 4 * 128
     # FlashAttention's varlen kernel takes any length, and padded rows have one already: no padding added.
     assert static_length("padding_free", "flash_attention_2") == 0
-    assert static_length("rows", "sdpa", compile="on") == 0
+    assert static_length("rows", "sdpa", compiled=True) == 0
 
 
-def test_compile_that_cannot_run_here_is_an_actionable_error(demo_model_dir, demo_shards, tmp_path, monkeypatch):
+# A machine without a C++ compiler. Through inductor's own patch: pytest's monkeypatch, undone, deletes the setting
+# from the config proxy, and every later compile in the process then fails on the missing setting.
+NO_CXX = {"cpp.cxx": ("/nonexistent/g++",)}
+
+
+def test_compile_that_cannot_run_here_is_an_actionable_error(demo_model_dir, demo_shards, tmp_path):
     import torch._inductor.config as inductor_config
 
-    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/g++",))  # a machine without a C++ compiler
     torch._dynamo.reset()  # no graph compiled by an earlier test may be reused
     try:
-        with pytest.raises(WorkerError, match="compile: on could not compile the model on this machine .*C\\+\\+ "
-                                              "compiler.*train with compile: off") as info:
+        with inductor_config.patch(NO_CXX), \
+                pytest.raises(WorkerError, match="compile: on could not compile the model on this machine .*C\\+\\+ "
+                                                 "compiler.*train with compile: off") as info:
             run_training(make_args(demo_model_dir, demo_shards, tmp_path, compile="on", max_steps=1, eval_every=0))
     finally:
         torch._dynamo.reset()
     assert info.value.kind == "bad_data"
+
+
+def test_compile_auto_that_cannot_compile_trains_on_eagerly(demo_model_dir, demo_shards, tmp_path, monkeypatch,
+                                                            caplog):
+    import torch._inductor.config as inductor_config
+
+    from repotune_trainer import recipe
+
+    common = {"max_steps": 2, "eval_every": 0, "checkpoint_every": 0, "packing": "rows"}
+    plain = run_training(make_args(demo_model_dir, demo_shards, tmp_path / "plain", compile="off", **common))
+    # auto compiles on CUDA only; here it is made to try on the CPU, on a machine without a C++ compiler.
+    monkeypatch.setattr(recipe, "resolve_compile", lambda *_: True)
+    torch._dynamo.reset()
+    try:
+        with inductor_config.patch(NO_CXX), caplog.at_level(logging.WARNING, logger="repotune_trainer"):
+            fallen = run_training(make_args(demo_model_dir, demo_shards, tmp_path / "auto", compile="auto", **common))
+    finally:
+        torch._dynamo.reset()
+    assert any("compiling the decoder layers failed" in r.getMessage() and "C++ compiler" in r.getMessage()
+               for r in caplog.records)
+    # The failed first step ran again eagerly: the same training as compile: off, to the bit on the CPU.
+    assert fallen.steps == plain.steps and fallen.final_loss == plain.final_loss
+
+
+def test_compile_auto_is_on_for_cuda_with_triton_only(monkeypatch):
+    from repotune_trainer import step
+
+    has_triton = importlib.util.find_spec("triton") is not None
+    assert step.resolve_compile("auto", "cuda", "none") is has_triton
+    assert step.resolve_compile("auto", "cpu", "none") is False
+    assert step.resolve_compile("auto", "cuda", "4bit") is False
+    assert step.resolve_compile("on", "cpu", "none") is True and step.resolve_compile("off", "cuda", "none") is False
 
 
 def test_new_switches_are_validated(demo_model_dir, demo_shards, tmp_path):
@@ -215,7 +255,7 @@ def test_new_switches_are_validated(demo_model_dir, demo_shards, tmp_path):
         make_args(demo_model_dir, demo_shards, tmp_path, packing="padded")
     with pytest.raises(WorkerError, match="save_merged cannot merge into 4-bit weights"):
         make_args(demo_model_dir, demo_shards, tmp_path, save_merged=True, quantize="4bit")
-    with pytest.raises(WorkerError, match="'compile' must be one of off, on"):
+    with pytest.raises(WorkerError, match="'compile' must be one of auto, on, off"):
         make_args(demo_model_dir, demo_shards, tmp_path, compile="max")
     with pytest.raises(WorkerError, match="'micro_batch_size' .* must not exceed batch_size"):
         make_args(demo_model_dir, demo_shards, tmp_path, micro_batch_size=99)

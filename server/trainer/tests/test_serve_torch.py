@@ -104,6 +104,30 @@ def test_static_decode_step_compiles_as_one_graph_with_the_same_ids(demo_model_d
         assert server.generate(p, 8, [])["ids"] == reference.generate(p, 8, [])["ids"]
 
 
+def test_a_decode_step_that_does_not_compile_serves_eagerly_under_auto(demo_model_dir):
+    """On CUDA static_cache "auto" compiles the decode step at load; where that fails (here: inductor without a C++
+    compiler, on the CPU) the server falls back to the dynamic cache and serves the same ids; static_cache true
+    keeps the error."""
+    import torch._inductor.config as inductor_config
+
+    reference = TorchServer.load(str(demo_model_dir), None, "cpu", TEST_TORCH_THREADS, static_cache=False)
+    p = prompt(9)
+    torch._dynamo.reset()
+    try:
+        with inductor_config.patch({"cpp.cxx": ("/nonexistent/g++",)}):
+            strict = TorchServer.load(str(demo_model_dir), None, "cpu", TEST_TORCH_THREADS, static_cache=True)
+            with pytest.raises(Exception, match="C\\+\\+ compiler"):
+                strict.compile_decode_step(dynamic_if_compile_fails=False)
+            torch._dynamo.reset()
+            server = TorchServer.load(str(demo_model_dir), None, "cpu", TEST_TORCH_THREADS, static_cache=True)
+            server.compile_decode_step(dynamic_if_compile_fails=True)
+    finally:
+        torch._dynamo.reset()
+    assert server.source["static_cache"] is False and "C++ compiler" in server.source["static_cache_error"]
+    assert server.generate(p, NEW_TOKENS, [])["ids"] == reference.generate(p, NEW_TOKENS, [])["ids"]
+    assert server.generate(p + [3], NEW_TOKENS, [])["reused_tokens"] == len(p)
+
+
 def test_load_errors_are_clear(demo_model_dir, tmp_path):
     with pytest.raises(WorkerError) as err:
         TorchServer.load(str(demo_model_dir), None, "cuda")
@@ -124,7 +148,8 @@ def test_serve_worker_streams_tokens_and_honours_cancel(subprocess_env, demo_mod
     try:
         loaded = client.call("load", {"model_dir": str(demo_model_dir), "adapter_dir": None, "device": "cpu",
                                       "num_threads": TEST_TORCH_THREADS})["result"]
-        assert loaded["device"] == "cpu" and loaded["dtype"] == "float32"
+        # static_cache "auto" (the default) is the dynamic cache on the CPU (the CUDA graph needs CUDA).
+        assert (loaded["device"], loaded["dtype"], loaded["static_cache"]) == ("cpu", "float32", False)
         p = prompt(6)
         got = client.call("generate", {"key": 1, "ids": p, "max_new_tokens": NEW_TOKENS, "stop_ids": []})["result"]
         streamed = [n["params"]["token"] for n in client.notifications if n["method"] == "token"]
@@ -150,10 +175,18 @@ def test_serve_worker_streams_tokens_and_honours_cancel(subprocess_env, demo_mod
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (bench/gpu_checks.py runs it)")
+def test_cuda_serving_auto_is_the_cuda_graph(demo_model_dir):
+    server = TorchServer.load(str(demo_model_dir), None, "cuda")
+    assert server.source["static_cache"] is True and "static_cache_error" not in server.source
+    assert len(server.generate(prompt(7), NEW_TOKENS, [])["ids"]) == NEW_TOKENS
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (bench/gpu_checks.py runs it)")
 @pytest.mark.parametrize("static_cache", [False, True], ids=["dynamic-cache", "cuda-graph"])
 def test_cuda_serving_is_bf16_and_reuses_the_prefix(demo_model_dir, static_cache):
     server = TorchServer.load(str(demo_model_dir), None, "cuda", static_cache=static_cache)
     assert (server.source["device"], server.source["dtype"]) == ("cuda:0", "bfloat16")
+    assert server.source["static_cache"] is static_cache and "static_cache_error" not in server.source
     p = prompt(7)
     first = server.generate(p, NEW_TOKENS, [])
     assert len(first["ids"]) == NEW_TOKENS and first["prefilled_tokens"] == len(p)
