@@ -151,11 +151,22 @@ def uncompile_decoder_layers(causal_lm) -> None:
     torch._dynamo.reset()  # drops the graphs and guards compiled so far
 
 
+# torch's message when it cannot analyse a user Triton kernel (torch 2.11: identify_mutated_tensors; 2.15:
+# identify_accessed_tensors), logged on the "torch._dynamo" logger with a whole traceback.
+UNANALYSABLE_KERNEL_WARNING = "Encountered an exception in identify_"
+
+
+def _not_unanalysable_kernel(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(UNANALYSABLE_KERNEL_WARNING)
+
+
 def quiet_compile_warnings() -> None:
-    """torch cannot analyse Liger's Triton kernels for the tensors they write (seen on an H200: ~3,000 log lines of
-    one traceback per kernel) and then assumes they write every input, which is correct, only slower to plan. The
-    trainer's stderr is the user's log channel: keep torch's errors there, not that warning."""
-    logging.getLogger("torch._higher_order_ops.triton_kernel_wrap").setLevel(logging.ERROR)
+    """torch cannot analyse Liger's Triton kernels for the tensors they write (seen on an H200: 3,109 log lines, a
+    traceback per kernel) and then assumes they write every input, which is correct, only slower to plan. The
+    trainer's stderr is the user's log channel: drop that one warning, keep every other of dynamo's."""
+    dynamo_log = logging.getLogger("torch._dynamo")
+    if _not_unanalysable_kernel not in dynamo_log.filters:
+        dynamo_log.addFilter(_not_unanalysable_kernel)
 
 
 def is_compile_error(exc: BaseException) -> bool:

@@ -250,6 +250,23 @@ def test_compile_auto_is_on_for_cuda_with_triton_only(monkeypatch):
     assert step.resolve_compile("on", "cpu", "none") is True and step.resolve_compile("off", "cuda", "none") is False
 
 
+def test_compiling_drops_only_the_unanalysable_kernel_warning(caplog):
+    from repotune_trainer.step import quiet_compile_warnings
+
+    quiet_compile_warnings()
+    quiet_compile_warnings()  # once per training run: the filter is added once
+    dynamo_log = logging.getLogger("torch._dynamo")
+    with caplog.at_level(logging.WARNING, logger="torch._dynamo"):
+        try:
+            raise AttributeError("'float' object has no attribute 'to'")  # what Liger's RMSNorm kernel gave
+        except AttributeError:
+            dynamo_log.warning("Encountered an exception in identify_mutated_tensors, assuming every input is "
+                               "mutated", exc_info=True)
+        dynamo_log.warning("torch._dynamo hit config.recompile_limit (8)")
+    assert [r.getMessage() for r in caplog.records] == ["torch._dynamo hit config.recompile_limit (8)"]
+    assert sum(f.__name__ == "_not_unanalysable_kernel" for f in dynamo_log.filters) == 1
+
+
 def test_new_switches_are_validated(demo_model_dir, demo_shards, tmp_path):
     with pytest.raises(WorkerError, match="'packing' must be one of auto, rows, padding_free"):
         make_args(demo_model_dir, demo_shards, tmp_path, packing="padded")
