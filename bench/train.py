@@ -268,6 +268,9 @@ def main() -> int:
     logging.getLogger("repotune_trainer.recipe").setLevel(logging.INFO)
     opts.seq_len = opts.seq_len or (256 if opts.tiny else 2048)
     opts.examples = opts.examples or (48 if opts.tiny else 512)
+    if opts.examples <= WARMUP_STEPS * opts.batch:
+        parser.error(f"--examples {opts.examples} leaves no timed step: the first {WARMUP_STEPS} steps of "
+                     f"--batch {opts.batch} rows are warm-up; give more than {WARMUP_STEPS * opts.batch}")
     cuda = opts.device != "cpu" and torch.cuda.is_available() and not opts.tiny
     device = torch.device("cuda", 0) if cuda else torch.device("cpu")
     if device.type == "cpu":

@@ -34,6 +34,8 @@ from typing import Callable
 from . import checkpoint as ckpt
 from .args import TrainArgs
 from .base_model import base_model_identity, data_manifest_sha256, load_base_model, resolve_attention
+from .compiling import (compile_decoder_layers, compile_error_summary, is_compile_error, quiet_compile_warnings,
+                        resolve_compile, uncompile_decoder_layers)
 from .data import PACKER, BatchStream, pack_examples, read_examples
 from .distributed import DistContext, init_distributed, shutdown_distributed
 from .env import device_memory_bytes, free_device_bytes, reset_peak_memory, resolve_device, training_dtype
@@ -41,13 +43,11 @@ from .errors import BAD_DATA, OUT_OF_MEMORY, WorkerError, require_training_stack
 from .evaluation import EvalTracker, evaluate_loss
 from .loss import CE_CHUNK_TOKENS, resolve_loss
 from .sizing import BatchPlan, accumulation_for, is_oom_error, model_shape, plan_batch, step_down
-from .step import (LossModule, apply_liger_kernels, batch_inputs, compile_decoder_layers, is_compile_error,
-                   quiet_compile_warnings, resolve_compile, resolve_packing, row_target_counts,
-                   set_gradient_checkpointing, uncompile_decoder_layers)
+from .step import (LossModule, apply_liger_kernels, batch_inputs, resolve_packing, row_target_counts,
+                   set_gradient_checkpointing)
 
 log = logging.getLogger(__name__)
 
-COMPILE_ERROR_CHARS = 300  # of torch's compile error in the message: its first line names the cause
 MAX_GRAD_NORM = 1.0  # gradient clipping keeps the high demo learning rate stable
 MIN_LR_RATIO = 0.1  # cosine decays to 10% of the peak rather than 0, so the last steps still learn
 WEIGHT_DECAY = 0.0  # LoRA weights are few and start at zero; decay only pulls them back towards the base
@@ -149,7 +149,7 @@ class LoRARecipe:
         self.plan = self._plan(sum(p.numel() for p in params), base.config,
                                found[1].get("packed_seq_len") if found else None)
         set_gradient_checkpointing(base, self.plan.gradient_checkpointing)
-        self.compiled = resolve_compile(args.compile, self.device.type, args.quantize)
+        self.compiled = resolve_compile(args.compile, self.device.type, args.quantize, base)
         if self.compiled:
             quiet_compile_warnings()
             log.info("compiling %d decoder layers (the first step takes longer)", compile_decoder_layers(base))
@@ -265,11 +265,10 @@ class LoRARecipe:
                 break
             except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
                 if self.compiled and is_compile_error(exc):
-                    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:COMPILE_ERROR_CHARS]
                     if self.args.compile == "on":
                         raise WorkerError(BAD_DATA, f"compile: on could not compile the model on this machine "
-                                          f"({first_line}); train with compile: off") from exc
-                    failed = first_line
+                                          f"({compile_error_summary(exc)}); train with compile: off") from exc
+                    failed = compile_error_summary(exc)
                 elif not is_oom_error(exc):
                     raise
                 else:

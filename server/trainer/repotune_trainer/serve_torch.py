@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import BAD_DATA, BAD_MODEL, OUT_OF_MEMORY, WorkerError, require_module
-from .step import is_compile_error
+from .compiling import compile_error_summary, is_compile_error
 
 log = logging.getLogger("repotune_trainer")
 
@@ -42,7 +42,6 @@ PREFILL_CHUNK_TOKENS = 512
 CPU_CORE_SHARE = 0.5
 # Positions of the static cache: the 2k-token prompt budget, the generated tokens, and room for the anchored line.
 STATIC_CACHE_TOKENS = 4096
-COMPILE_ERROR_CHARS = 300  # of torch's compile error in the warning: its first line names the cause
 # Decode steps of the warm-up run: compiling, then recording the CUDA graph, then one replay.
 WARMUP_DECODE_STEPS = 4
 
@@ -77,7 +76,7 @@ class TorchServer:
         except Exception as exc:
             if not (dynamic_if_compile_fails and is_compile_error(exc)):
                 raise
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:COMPILE_ERROR_CHARS]
+            reason = compile_error_summary(exc)
             log.warning("compiling the decode step failed (%s); serving with the dynamic cache, eagerly", reason)
             # No dynamo reset here: it would drop the compiled step of a model still serving during a swap.
             self._static, self._cache, self._seq, self._decode = False, None, [], self.model.forward

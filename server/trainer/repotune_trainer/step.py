@@ -7,7 +7,7 @@ Two input layouts, the same examples and the same loss:
   padding and no mask; position_ids restart at 0 for each example, and transformers derives the example
   boundaries from them (FlashAttention varlen via cu_seqlens; with SDPA, a block mask). No compute is spent on
   padding. Concatenation never leaks across examples: the first token of every example has label -100, so the
-  last token of the previous example predicts nothing. With flex attention or `compile: on` the row is padded to
+  last token of the previous example predicts nothing. With flex attention or compiled layers the row is padded to
   micro_batch x seq_len (`static_length`; the padding is one more example, with no targets): compiled code is
   compiled again for every distinct length (seen on CPU with flex: a new graph for each of the first three
   lengths), a fixed one compiles once.
@@ -17,8 +17,6 @@ Two input layouts, the same examples and the same loss:
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import sys
 
 import numpy as np
@@ -26,7 +24,6 @@ import torch
 
 from .base_model import VARLEN_ATTENTION
 from .data import IGNORE_INDEX, PackedRows, block_causal_mask
-from .errors import BAD_DATA, WorkerError
 from .loss import chunked_lm_loss, head_supports_hidden_state_loss, liger_lm_loss, standard_lm_loss
 
 PACKING_CHOICES = ("rows", "padding_free")
@@ -117,61 +114,6 @@ def apply_liger_kernels(causal_lm) -> bool:
             else:
                 delattr(module, name)
     return True
-
-
-def compile_decoder_layers(causal_lm) -> int:
-    """torch.compile each decoder layer in place, LoRA modules included; returns how many.
-
-    Regional compilation: the layers run the same code on the same shapes, so dynamo compiles one graph and every
-    layer reuses it, and compile time does not grow with depth (the demo model: ~30 s on 2 CPU cores). In place
-    (Module.compile), so parameter names, and with them checkpoints and the saved adapter, stay as they were.
-    """
-    layers = getattr(causal_lm.get_decoder(), "layers", None)
-    if not layers:
-        raise WorkerError(BAD_DATA, f"compile: on needs a decoder with a list of layers, which "
-                          f"{type(causal_lm).__name__} does not have; train with compile: off")
-    for layer in layers:
-        layer.compile(dynamic=False)  # one shape: micro-batch x seq_len rows, or padding-free padded to it
-    return len(layers)
-
-
-def resolve_compile(choice: str, device_type: str, quantize: str) -> bool:
-    """Whether to compile the decoder layers: `auto` compiles on CUDA with Triton (inductor's GPU code generator),
-    for full-precision weights only (bitsandbytes' 4-bit layers are not measured compiled)."""
-    if choice != "auto":
-        return choice == "on"
-    return device_type == "cuda" and quantize == "none" and importlib.util.find_spec("triton") is not None
-
-
-def uncompile_decoder_layers(causal_lm) -> None:
-    """Undoes compile_decoder_layers: Module.compile only sets _compiled_call_impl, so the layers run eagerly again
-    with the same parameters (and the same optimizer state)."""
-    for layer in causal_lm.get_decoder().layers:
-        layer._compiled_call_impl = None
-    torch._dynamo.reset()  # drops the graphs and guards compiled so far
-
-
-# torch's message when it cannot analyse a user Triton kernel (torch 2.11: identify_mutated_tensors; 2.15:
-# identify_accessed_tensors), logged on the "torch._dynamo" logger with a whole traceback.
-UNANALYSABLE_KERNEL_WARNING = "Encountered an exception in identify_"
-
-
-def _not_unanalysable_kernel(record: logging.LogRecord) -> bool:
-    return not record.getMessage().startswith(UNANALYSABLE_KERNEL_WARNING)
-
-
-def quiet_compile_warnings() -> None:
-    """torch cannot analyse Liger's Triton kernels for the tensors they write (seen on an H200: 3,109 log lines, a
-    traceback per kernel) and then assumes they write every input, which is correct, only slower to plan. The
-    trainer's stderr is the user's log channel: drop that one warning, keep every other of dynamo's."""
-    dynamo_log = logging.getLogger("torch._dynamo")
-    if _not_unanalysable_kernel not in dynamo_log.filters:
-        dynamo_log.addFilter(_not_unanalysable_kernel)
-
-
-def is_compile_error(exc: BaseException) -> bool:
-    """An error of torch.compile itself (dynamo tracing, inductor code generation, no C++ compiler on the CPU)."""
-    return type(exc).__module__.startswith(("torch._dynamo", "torch._inductor"))
 
 
 def set_gradient_checkpointing(causal_lm, enabled: bool) -> None:

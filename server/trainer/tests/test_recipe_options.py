@@ -240,18 +240,25 @@ def test_compile_auto_that_cannot_compile_trains_on_eagerly(demo_model_dir, demo
     assert fallen.steps == plain.steps and fallen.final_loss == plain.final_loss
 
 
-def test_compile_auto_is_on_for_cuda_with_triton_only(monkeypatch):
-    from repotune_trainer import step
+def test_compile_auto_is_on_for_cuda_with_triton_and_decoder_layers_only(demo_model_dir):
+    from transformers import AutoModelForCausalLM
 
+    from repotune_trainer.compiling import decoder_layers, resolve_compile
+
+    model = AutoModelForCausalLM.from_pretrained(str(demo_model_dir))
+    assert len(decoder_layers(model)) == model.config.num_hidden_layers
     has_triton = importlib.util.find_spec("triton") is not None
-    assert step.resolve_compile("auto", "cuda", "none") is has_triton
-    assert step.resolve_compile("auto", "cpu", "none") is False
-    assert step.resolve_compile("auto", "cuda", "4bit") is False
-    assert step.resolve_compile("on", "cpu", "none") is True and step.resolve_compile("off", "cuda", "none") is False
+    assert resolve_compile("auto", "cuda", "none", model) is has_triton
+    assert resolve_compile("auto", "cpu", "none", model) is False
+    assert resolve_compile("auto", "cuda", "4bit", model) is False
+    # A model without a list of decoder layers trains eagerly under auto; `on` then raises (compile_decoder_layers).
+    assert decoder_layers(torch.nn.Linear(2, 2)) == []
+    assert resolve_compile("auto", "cuda", "none", torch.nn.Linear(2, 2)) is False
+    assert resolve_compile("on", "cpu", "none", model) is True and resolve_compile("off", "cuda", "none", model) is False
 
 
 def test_compiling_drops_only_the_unanalysable_kernel_warning(caplog):
-    from repotune_trainer.step import quiet_compile_warnings
+    from repotune_trainer.compiling import quiet_compile_warnings
 
     quiet_compile_warnings()
     quiet_compile_warnings()  # once per training run: the filter is added once
