@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import collections
 import gc
 import logging
 import math
@@ -45,13 +44,13 @@ from .loss import CE_CHUNK_TOKENS, resolve_loss
 from .sizing import BatchPlan, accumulation_for, is_oom_error, model_shape, plan_batch, step_down
 from .step import (LossModule, apply_liger_kernels, batch_inputs, resolve_packing, row_target_counts,
                    set_gradient_checkpointing)
+from .throughput import Throughput
 
 log = logging.getLogger(__name__)
 
 MAX_GRAD_NORM = 1.0  # gradient clipping keeps the high demo learning rate stable
 MIN_LR_RATIO = 0.1  # cosine decays to 10% of the peak rather than 0, so the last steps still learn
 WEIGHT_DECAY = 0.0  # LoRA weights are few and start at zero; decay only pulls them back towards the base
-THROUGHPUT_WINDOW_STEPS = 20  # tokens/s and ETA are measured over this many recent steps
 
 ProgressCallback = Callable[[dict], None]
 
@@ -224,7 +223,7 @@ class LoRARecipe:
         args = self.args
         cancelled = stopped_early = False
         loop_start = time.monotonic()
-        window: collections.deque = collections.deque(maxlen=THROUGHPUT_WINDOW_STEPS)
+        throughput = Throughput()
         reset_peak_memory(self.device)
         while self.step < args.max_steps:
             if self.dist.any(self.cancel_event.is_set(), self.device):  # every rank stops at the same step
@@ -235,11 +234,11 @@ class LoRARecipe:
             tokens = self._optimizer_step()
             self.step += 1
             self.tokens_seen += tokens
-            window.append((time.monotonic() - t0, tokens))
+            throughput.add(time.monotonic() - t0, tokens)
             if self.eval_rows is not None and self.step % args.eval_every == 0:
                 self._evaluate()
                 stopped_early = self.evals.should_stop
-            self._report(window, lr, loop_start)
+            self._report(throughput, lr, loop_start)
             if stopped_early:
                 log.info("early stop at step %d: no better eval loss in %d evaluations (best %.4f at step %d)",
                          self.step, args.early_stopping_patience, self.evals.best_loss, self.evals.best_step)
@@ -342,11 +341,10 @@ class LoRARecipe:
                  self.evals.best_step)
         self.dist.barrier()
 
-    def _report(self, window, lr: float, loop_start: float) -> None:
+    def _report(self, throughput: Throughput, lr: float, loop_start: float) -> None:
         args = self.args
-        seconds = sum(dt for dt, _ in window)
-        tokens_per_s = sum(n for _, n in window) / seconds if seconds > 0 else 0.0
-        eta_s = (seconds / len(window)) * (args.max_steps - self.step)
+        tokens_per_s = throughput.tokens_per_s()
+        eta_s = throughput.eta_s(args.max_steps - self.step)
         progress = {
             "step": self.step,
             "total_steps": args.max_steps,
