@@ -10,7 +10,7 @@ import { detectFamily } from '../../server/src/examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
 
 /** The exporter's files that shape the graph. */
-const EXPORTER_SOURCES = ['export_onnx.py', 'onnx_graph.py', 'onnx_quant.py'];
+const EXPORTER_SOURCES = ['export_onnx.py', 'onnx_graph.py', 'onnx_builder.py', 'onnx_quant.py'];
 /** Lines of the exporter's stderr quoted when it fails. */
 const EXPORT_ERROR_TAIL_LINES = 20;
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { OrtEngine, PREFILL_CHUNK_TOKENS } from '../../server/src/completion/engine/ortEngine';
-import { OnnxModelError } from '../../server/src/completion/engine/onnxMetadata';
+import { OnnxModelError, readOnnxModelInfo } from '../../server/src/completion/engine/onnxMetadata';
 import type { CodeTokenizer } from '../../server/src/models/tokenizer';
 import { pythonPath, tempDir, TRAINER_DIR } from '../helpers/paths';
 import { coldGenerate, DEMO_PREFIX, demoFim, generateAbortingAfter } from '../helpers/onnxModel';
@@ -99,6 +99,28 @@ test('a cached prompt extended past the KV buffer\'s capacity keeps its cache an
     assert.deepEqual(warm.ids, (await cold.generate(long, { maxNewTokens: 8, stopIds: [] })).ids);
   } finally {
     await cold.dispose();
+  }
+});
+
+test('a gqa export without new_key_values outputs (before 2026-11-30) is served through present.*, to the same ids', async () => {
+  // The same graph, its metadata listing only the outputs older exports had: the cache then binds present.*.
+  const dir = tempDir('repotune-old-gqa-');
+  const meta = JSON.parse(fs.readFileSync(path.join(onnxDir, 'repotune-onnx.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'repotune-onnx.json'), JSON.stringify({ ...meta, outputs: meta.outputs.filter((n: string) => !n.startsWith('new_key_values.')) }));
+  for (const f of fs.readdirSync(onnxDir).filter((f) => f.startsWith('model.onnx'))) fs.symlinkSync(path.join(onnxDir, f), path.join(dir, f));
+  assert.equal(readOnnxModelInfo(onnxDir).newKeyValues, true);
+  assert.equal(readOnnxModelInfo(dir).newKeyValues, false);
+  const old = await OrtEngine.load(dir);
+  try {
+    engine.resetCache();
+    const long = tok.encode(fs.readFileSync(__filename, 'utf8')).slice(0, 300);
+    // A prefill in chunks, decoding, then a prompt that reuses part of the cache: every path of the cache.
+    for (const p of [long, [...long.slice(0, 250), 42, 43]]) {
+      assert.deepEqual((await engine.generate(p, { maxNewTokens: 12, stopIds: [] })).ids, (await old.generate(p, { maxNewTokens: 12, stopIds: [] })).ids);
+    }
+  } finally {
+    await old.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

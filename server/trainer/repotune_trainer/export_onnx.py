@@ -268,7 +268,7 @@ def _metadata(
         # position_ids); "concat": past_key_values.* hold exactly the cached positions.
         "attention": attention,
         "inputs": spec.input_names(),
-        "outputs": spec.output_names(),
+        "outputs": spec.output_names(new_key_values=attention == "gqa"),
         "opset": OPSET,
         "model_type": cfg.get("model_type"),
         "source": {

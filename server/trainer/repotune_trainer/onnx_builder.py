@@ -42,12 +42,21 @@ class DecoderSpec:
             names += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
         return names
 
-    def output_names(self) -> list[str]:
+    def output_names(self, new_key_values: bool = False) -> list[str]:
         names = ["logits"]
         for i in range(self.num_layers):
             names += [f"present.{i}.key", f"present.{i}.value"]
+        if new_key_values:
+            for i in range(self.num_layers):
+                names += [f"{NEW_KV_PREFIX}.{i}.key", f"{NEW_KV_PREFIX}.{i}.value"]
         return names
 
+
+# Outputs of the gqa graph: the keys/values of the fed positions only, [1, S, kv_heads * head_dim] (rotated keys).
+# onnxruntime-node copies every fetched output back into JavaScript's buffer (its CPU outputs are allocated by ORT,
+# not bound to the caller's memory), so fetching present.* copied the whole cache buffer per decoded token; the
+# engine fetches these instead and writes them into its cache itself (completion/engine/kvCache.ts).
+NEW_KV_PREFIX = "new_key_values"
 
 # weight(name) -> fp32 array in the Hugging Face layout, or None when absent (optional biases).
 WeightGetter = Callable[[str], "np.ndarray | None"]

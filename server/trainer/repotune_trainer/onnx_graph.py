@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from .onnx_builder import MS_DOMAIN, DecoderSpec, GraphBuilder, TensorMaker, WeightGetter
+from .onnx_builder import MS_DOMAIN, NEW_KV_PREFIX, DecoderSpec, GraphBuilder, TensorMaker, WeightGetter
 from .onnx_quant import QUANTIZATION_CHOICES
 
 OPSET = 17
@@ -148,7 +148,10 @@ def _finish_gqa(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: s
         q = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.q_proj"), "q_bsnd_shape"), cos, sin)
         k = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.k_proj"), "kv_bsnd_shape"), cos, sin)
         v = g.linear(x, f"{p}.self_attn.v_proj")
-        inputs = [g.op("Reshape", q, "q_flat_shape"), g.op("Reshape", k, "kv_flat_shape"), v,
+        k_flat = g.op("Reshape", k, "kv_flat_shape")
+        g.op_to(f"{NEW_KV_PREFIX}.{i}.key", "Identity", k_flat)
+        g.op_to(f"{NEW_KV_PREFIX}.{i}.value", "Identity", v)
+        inputs = [g.op("Reshape", q, "q_flat_shape"), k_flat, v,
                   f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len]
         g._n += 1
         attn = f"gqa_{g._n}"
@@ -161,10 +164,11 @@ def _finish_gqa(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: s
 
         x = g.norm(hidden, f"{p}.post_attention_layernorm")
         hidden = g.op("Add", hidden, g.mlp(x, f"{p}.mlp"))
-    return _finish(g, s, hidden, quantize, contrib=True)
+    return _finish(g, s, hidden, quantize, contrib=True, new_key_values=True)
 
 
-def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, contrib: bool = False) -> onnx.ModelProto:
+def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, contrib: bool = False,
+            new_key_values: bool = False) -> onnx.ModelProto:
     """Final norm, the head (last position only) and the model."""
     last = g.op("Gather", g.norm(hidden, "model.norm"), "last_index", axis=1)  # [1, H]
     if quantize:
@@ -177,7 +181,8 @@ def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, 
     else:
         g.op_to("logits", "Gemm", last, g.const("lm_head", g.require("lm_head.weight")), transB=1)
 
-    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s), _graph_outputs(s), g.initializers)
+    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s), _graph_outputs(s, new_key_values),
+                              g.initializers)
     opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(MS_DOMAIN, 1)] if quantize or contrib else [])
     model = helper.make_model(graph, opset_imports=opsets, producer_name="repotune")
     model.ir_version = IR_VERSION
@@ -196,10 +201,17 @@ def _graph_inputs(s: DecoderSpec) -> list[onnx.ValueInfoProto]:
     return inputs
 
 
-def _graph_outputs(s: DecoderSpec) -> list[onnx.ValueInfoProto]:
+def _graph_outputs(s: DecoderSpec, new_key_values: bool) -> list[onnx.ValueInfoProto]:
     kv_dims = [1, s.num_kv_heads, "total_sequence_length", s.head_dim]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, s.vocab_size])]
     for i in range(s.num_layers):
         for kind in ("key", "value"):
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", TensorProto.FLOAT, kv_dims))
+    if new_key_values:
+        new_dims = [1, "sequence_length", s.num_kv_heads * s.head_dim]
+        for i in range(s.num_layers):
+            for kind in ("key", "value"):
+                outputs.append(helper.make_tensor_value_info(f"{NEW_KV_PREFIX}.{i}.{kind}", TensorProto.FLOAT,
+                                                             new_dims))
+    assert [o.name for o in outputs] == s.output_names(new_key_values)
     return outputs

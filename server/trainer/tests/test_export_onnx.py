@@ -37,11 +37,14 @@ def _prompt(n: int, seed: int = 0) -> list[int]:
 class OrtDecoder:
     """Drives an exported model through the contract's I/O, the way the Node engine does."""
 
-    def __init__(self, onnx_dir):
+    def __init__(self, onnx_dir, from_new_key_values: bool = False):
         self.meta = json.loads((onnx_dir / "repotune-onnx.json").read_text())
         self.session = ort.InferenceSession(str(onnx_dir / "model.onnx"), providers=["CPUExecutionProvider"])
         self.past = self.empty_past()
         self.pos = 0
+        # The Node engine's way (kvCache.ts): the cache grows by the fed positions' new_key_values.* outputs
+        # ([1, S, kvH * D]), appended by the caller, instead of being replaced by present.*.
+        self.from_new_key_values = from_new_key_values
 
     def empty_past(self) -> dict:
         shape = (1, self.meta["num_kv_heads"], 0, self.meta["head_dim"])
@@ -53,8 +56,15 @@ class OrtDecoder:
         feed = {"input_ids": np.array([ids], np.int64),
                 "position_ids": np.arange(self.pos, self.pos + len(ids), dtype=np.int64)[None], **self.past}
         outputs = dict(zip(self.meta["outputs"], self.session.run(self.meta["outputs"], feed)))
-        self.past = {name.replace("present.", "past_key_values."): outputs[name]
-                     for name in self.meta["outputs"] if name.startswith("present.")}
+        if self.from_new_key_values:
+            kv_heads, head_dim = self.meta["num_kv_heads"], self.meta["head_dim"]
+            for name in list(self.past):
+                new = outputs[name.replace("past_key_values.", "new_key_values.")]
+                new = new.reshape(1, len(ids), kv_heads, head_dim).transpose(0, 2, 1, 3)
+                self.past[name] = np.concatenate([self.past[name], new], axis=2)
+        else:
+            self.past = {name.replace("present.", "past_key_values."): outputs[name]
+                         for name in self.meta["outputs"] if name.startswith("present.")}
         self.pos += len(ids)
         return outputs["logits"][0]
 
@@ -121,10 +131,11 @@ def test_adapter_prefill_logits_match_merged_hf_and_differ_from_base(merged_mode
     assert np.abs(with_adapter - without).max() > 100 * LOGITS_ATOL
 
 
-def test_incremental_decoding_matches_full_sequence(merged_model, adapter_export):
+@pytest.mark.parametrize("from_new_key_values", [False, True], ids=["present", "new-key-values"])
+def test_incremental_decoding_matches_full_sequence(merged_model, adapter_export, from_new_key_values):
     ids = _prompt(PREFILL_LEN + DECODE_STEPS, seed=5)
     reference = _hf_logits(merged_model, ids)
-    decoder = OrtDecoder(_onnx_dir(adapter_export))
+    decoder = OrtDecoder(_onnx_dir(adapter_export), from_new_key_values)
     np.testing.assert_allclose(decoder.step(ids[:PREFILL_LEN]), reference[PREFILL_LEN - 1], atol=LOGITS_ATOL, rtol=0)
     for pos in range(PREFILL_LEN, PREFILL_LEN + DECODE_STEPS):
         np.testing.assert_allclose(decoder.step([ids[pos]]), reference[pos], atol=LOGITS_ATOL, rtol=0)
@@ -184,6 +195,8 @@ def test_graph_io_and_metadata(demo_dir, adapter_dir, adapter_export):
     assert inputs["past_key_values.3.value"] == ("tensor(float)", [1, 2, "past_sequence_length", 32])
     assert outputs["logits"] == ("tensor(float)", [1, 1088])
     assert outputs["present.0.key"] == ("tensor(float)", [1, 2, "total_sequence_length", 32])
+    # The gqa graph's keys/values of the fed positions, for the Node engine (kv heads x head_dim per position).
+    assert outputs["new_key_values.3.value"] == ("tensor(float)", [1, "sequence_length", 2 * 32])
     assert not (onnx_dir / "model.onnx.data").exists()
 
 

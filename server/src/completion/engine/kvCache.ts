@@ -6,14 +6,17 @@
  * Memory is allocated once and reused, and ORT writes into it directly (preallocated outputs), instead of
  * returning fresh arrays of the whole cache per token (measured in bench/complete):
  *  - shared (exports with `sharedKvBuffer`, GroupQueryAttention): one buffer per layer's keys and values, of
- *    layout [1, kvH, capacity, D], bound as both past_key_values.* and present.*: the kernel appends the new
- *    positions in place, so a step copies no cache at all, and truncating is just forgetting ids;
+ *    layout [1, kvH, capacity, D], fed as past_key_values.*; truncating is just forgetting ids. The fed positions'
+ *    keys/values come back as new_key_values.* ([1, S, kvH * D], `newKeyValues` exports) and are written into the
+ *    buffer here; older gqa exports bind the buffer as present.* too. (onnxruntime-node copies inputs into its own
+ *    memory and fetched outputs back, so the kernel never writes in place from Node: fetching present.* copied the
+ *    whole buffer back per step, ~15 ms of an ~85 ms decode step of the 0.5B shape at a 2k context);
  *  - compact (older "concat" exports, whose past must hold exactly P positions): two buffers per layer, the one
  *    the next run reads past_key_values.* from and the one ORT writes present.* into, swapped after each run; both
  *    hold the layout [1, kvH, P, D] in their first kvH*P*D floats.
  */
 import * as ort from 'onnxruntime-node';
-import { pastKeyName, pastValueName, presentKeyName, presentValueName, type OnnxModelInfo } from './onnxMetadata';
+import { newKeyName, newValueName, pastKeyName, pastValueName, presentKeyName, presentValueName, type OnnxModelInfo } from './onnxMetadata';
 
 /**
  * Capacity is allocated in multiples of this many positions: the engine reserves a whole request (prompt + new
@@ -33,6 +36,9 @@ export class KvCache {
   private read: LayerBuffers[] = [];
   private write: LayerBuffers[] = [];
   private capacity = 0;
+  /** Per layer: the new_key_values.* outputs of the run being bound ([S, kvH, D] each), reused while S repeats. */
+  private fresh: LayerBuffers[] = [];
+  private freshTokens = 0;
 
   constructor(private readonly info: OnnxModelInfo) {}
 
@@ -50,6 +56,8 @@ export class KvCache {
     this.ids = [];
     this.read = [];
     this.write = [];
+    this.fresh = [];
+    this.freshTokens = 0;
     this.capacity = 0;
   }
 
@@ -119,11 +127,25 @@ export class KvCache {
     const feeds: Record<string, ort.Tensor> = {};
     const fetches: Record<string, ort.Tensor> = {};
     if (this.info.sharedKvBuffer) {
+      const { numKvHeads, headDim, newKeyValues } = this.info;
+      if (newKeyValues && this.freshTokens !== newTokens) {
+        const layer = () => new Float32Array(newTokens * numKvHeads * headDim);
+        this.fresh = Array.from({ length: this.info.numLayers }, () => ({ key: layer(), value: layer() }));
+        this.freshTokens = newTokens;
+      }
       for (let i = 0; i < this.info.numLayers; i++) {
         const key = this.tensor(this.read[i].key, this.capacity);
         const value = this.tensor(this.read[i].value, this.capacity);
-        feeds[pastKeyName(i)] = fetches[presentKeyName(i)] = key;
-        feeds[pastValueName(i)] = fetches[presentValueName(i)] = value;
+        feeds[pastKeyName(i)] = key;
+        feeds[pastValueName(i)] = value;
+        if (newKeyValues) {
+          const dims = [1, newTokens, numKvHeads * headDim];
+          fetches[newKeyName(i)] = new ort.Tensor('float32', this.fresh[i].key, dims);
+          fetches[newValueName(i)] = new ort.Tensor('float32', this.fresh[i].value, dims);
+        } else {
+          fetches[presentKeyName(i)] = key;
+          fetches[presentValueName(i)] = value;
+        }
       }
       return { feeds, fetches };
     }
@@ -139,6 +161,25 @@ export class KvCache {
   /** Records a run that fed `fedIds` after the held positions and wrote present.* into the bound outputs. */
   commit(fedIds: readonly number[]): void {
     if (!this.info.sharedKvBuffer) [this.read, this.write] = [this.write, this.read];
+    else if (this.info.newKeyValues) this.writeFresh(fedIds.length);
     for (const id of fedIds) this.ids.push(id);
+  }
+
+  /** Copies the run's new_key_values.* ([S, kvH, D]) to positions P..P+S-1 of each head's rows ([kvH, capacity, D]). */
+  private writeFresh(count: number): void {
+    const { numKvHeads, headDim } = this.info;
+    const past = this.ids.length;
+    for (let i = 0; i < this.info.numLayers; i++) {
+      for (const kind of ['key', 'value'] as const) {
+        const from = this.fresh[i][kind];
+        const to = this.read[i][kind];
+        for (let s = 0; s < count; s++) {
+          for (let h = 0; h < numKvHeads; h++) {
+            const src = (s * numKvHeads + h) * headDim;
+            to.set(from.subarray(src, src + headDim), (h * this.capacity + past + s) * headDim);
+          }
+        }
+      }
+    }
   }
 }

@@ -21,6 +21,13 @@ export interface OnnxModelInfo {
    * to hold exactly the cached positions.
    */
   readonly sharedKvBuffer: boolean;
+  /**
+   * The graph also outputs new_key_values.* (the fed positions' keys/values, [1, S, kvH * D]; gqa exports since
+   * 2026-11-30): the engine fetches those instead of present.*, because onnxruntime-node copies every fetched
+   * output into JavaScript's buffer, and present.* is the whole cache buffer (measured: ~15 ms of an ~85 ms
+   * decode step of the 0.5B shape at a 2k context).
+   */
+  readonly newKeyValues: boolean;
   /** Absolute path of model.onnx. */
   readonly modelPath: string;
 }
@@ -66,6 +73,7 @@ export function readOnnxModelInfo(onnxDir: string): OnnxModelInfo {
     vocabSize: positiveInt(meta, 'vocab_size', metaPath),
     eosTokenIds: eos as number[],
     sharedKvBuffer: meta.attention === 'gqa',
+    newKeyValues: meta.attention === 'gqa' && Array.isArray(meta.outputs) && meta.outputs.includes(newKeyName(0)),
     modelPath,
   };
 }
@@ -75,3 +83,5 @@ export function pastKeyName(layer: number): string { return `past_key_values.${l
 export function pastValueName(layer: number): string { return `past_key_values.${layer}.value`; }
 export function presentKeyName(layer: number): string { return `present.${layer}.key`; }
 export function presentValueName(layer: number): string { return `present.${layer}.value`; }
+export function newKeyName(layer: number): string { return `new_key_values.${layer}.key`; }
+export function newValueName(layer: number): string { return `new_key_values.${layer}.value`; }
