@@ -15,9 +15,10 @@ const EXPORTER_SOURCES = ['export_onnx.py', 'onnx_graph.py', 'onnx_builder.py', 
 const EXPORT_ERROR_TAIL_LINES = 20;
 
 /** Exports (once) and returns the ONNX directory of the demo model. */
-export function ensureDemoOnnx(): string {
+/** The demo model's ONNX export; `attention` other than the default ("buffer") exports that graph into its own dir. */
+export function ensureDemoOnnx(attention?: 'gqa' | 'concat'): string {
   const modelDir = ensureDemoModel();
-  const dir = path.join(CACHE_DIR, 'demo-onnx');
+  const dir = path.join(CACHE_DIR, attention ? `demo-onnx-${attention}` : 'demo-onnx');
   const complete = fs.existsSync(path.join(dir, 'model.onnx')) && fs.existsSync(path.join(dir, 'repotune-onnx.json'));
   // Stale when older than the weights or than the exporter's code (a changed graph must be re-exported).
   const sources = [path.join(modelDir, 'model.safetensors'), ...EXPORTER_SOURCES.map((f) => path.join(TRAINER_DIR, 'repotune_trainer', f))];
@@ -27,7 +28,7 @@ export function ensureDemoOnnx(): string {
   // Test files run in parallel processes: each exports to its own dir and the first rename wins.
   const staging = `${dir}.staging-${process.pid}`;
   try {
-    execFileSync(pythonPath(), ['-m', 'repotune_trainer.export_onnx', '--model', modelDir, '--out', staging], {
+    execFileSync(pythonPath(), ['-m', 'repotune_trainer.export_onnx', '--model', modelDir, '--out', staging, ...(attention ? ['--attention', attention] : [])], {
       cwd: TRAINER_DIR,
       env: { ...process.env, PYTHONPATH: TRAINER_DIR },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -8,7 +8,7 @@ import { OrtEngine, PREFILL_CHUNK_TOKENS } from '../../server/src/completion/eng
 import { OnnxModelError, readOnnxModelInfo } from '../../server/src/completion/engine/onnxMetadata';
 import type { CodeTokenizer } from '../../server/src/models/tokenizer';
 import { pythonPath, tempDir, TRAINER_DIR } from '../helpers/paths';
-import { coldGenerate, DEMO_PREFIX, demoFim, generateAbortingAfter } from '../helpers/onnxModel';
+import { coldGenerate, DEMO_PREFIX, demoFim, ensureDemoOnnx, generateAbortingAfter } from '../helpers/onnxModel';
 
 const NEW_TOKENS = 24;
 
@@ -102,24 +102,25 @@ test('a cached prompt extended past the KV buffer\'s capacity keeps its cache an
   }
 });
 
-test('a gqa export without new_key_values outputs (before 2026-11-30) is served through present.*, to the same ids', async () => {
-  // The same graph, its metadata listing only the outputs older exports had: the cache then binds present.*.
+test('gqa exports, with new_key_values.* (2026-11-30) or without (before: present.* bound), give the buffer graph\'s ids', async () => {
+  // The gqa graph of the same weights, once as exported and once with the metadata older exports had.
+  const gqaDir = ensureDemoOnnx('gqa');
   const dir = tempDir('repotune-old-gqa-');
-  const meta = JSON.parse(fs.readFileSync(path.join(onnxDir, 'repotune-onnx.json'), 'utf8'));
+  const meta = JSON.parse(fs.readFileSync(path.join(gqaDir, 'repotune-onnx.json'), 'utf8'));
   fs.writeFileSync(path.join(dir, 'repotune-onnx.json'), JSON.stringify({ ...meta, outputs: meta.outputs.filter((n: string) => !n.startsWith('new_key_values.')) }));
-  for (const f of fs.readdirSync(onnxDir).filter((f) => f.startsWith('model.onnx'))) fs.symlinkSync(path.join(onnxDir, f), path.join(dir, f));
-  assert.equal(readOnnxModelInfo(onnxDir).newKeyValues, true);
-  assert.equal(readOnnxModelInfo(dir).newKeyValues, false);
-  const old = await OrtEngine.load(dir);
+  for (const f of fs.readdirSync(gqaDir).filter((f) => f.startsWith('model.onnx'))) fs.symlinkSync(path.join(gqaDir, f), path.join(dir, f));
+  assert.deepEqual([onnxDir, gqaDir, dir].map((d) => readOnnxModelInfo(d).newKeyValues), [true, true, false]);
+  const others = [await OrtEngine.load(gqaDir), await OrtEngine.load(dir)];
   try {
     engine.resetCache();
     const long = tok.encode(fs.readFileSync(__filename, 'utf8')).slice(0, 300);
     // A prefill in chunks, decoding, then a prompt that reuses part of the cache: every path of the cache.
     for (const p of [long, [...long.slice(0, 250), 42, 43]]) {
-      assert.deepEqual((await engine.generate(p, { maxNewTokens: 12, stopIds: [] })).ids, (await old.generate(p, { maxNewTokens: 12, stopIds: [] })).ids);
+      const expected = (await engine.generate(p, { maxNewTokens: 12, stopIds: [] })).ids;
+      for (const other of others) assert.deepEqual((await other.generate(p, { maxNewTokens: 12, stopIds: [] })).ids, expected);
     }
   } finally {
-    await old.dispose();
+    for (const other of others) await other.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -56,7 +56,8 @@ def export_onnx(
 
     external_data forces (True) or forbids (False) the external weights file; None decides by size.
     quantize: None (fp32), "int4" or "int8" weights for the linear layers and the lm_head.
-    attention: "gqa" (default: onnxruntime's fused GroupQueryAttention) or "concat" (standard ops only).
+    attention: "buffer" (default: matmuls over the engine's cache buffer), "gqa" (onnxruntime's fused
+    GroupQueryAttention) or "concat" (standard ops only); onnx_graph.py ATTENTION_CHOICES.
     Returns {"onnx_dir", "onnx_path"} with absolute paths.
     """
     # Heavy packages are checked up front so a broken environment reads as missing_dependency, not a crash.
@@ -264,11 +265,11 @@ def _metadata(
         "eos_token_ids": _eos_token_ids(model_path, cfg),
         "dtype": "float32",  # of the graph's inputs/outputs (the contract), whatever the weights' storage
         "weight_quantization": quantize,
-        # "gqa": past_key_values.* may be a fixed-length buffer shared with present.* (the past length is read from
-        # position_ids); "concat": past_key_values.* hold exactly the cached positions.
+        # "buffer"/"gqa": past_key_values.* may be a fixed-length buffer (the past length is read from position_ids);
+        # "concat": past_key_values.* hold exactly the cached positions (onnx_graph.py ATTENTION_CHOICES).
         "attention": attention,
         "inputs": spec.input_names(),
-        "outputs": spec.output_names(new_key_values=attention == "gqa"),
+        "outputs": spec.output_names(new_key_values=attention != "concat", present=attention != "buffer"),
         "opset": OPSET,
         "model_type": cfg.get("model_type"),
         "source": {
@@ -285,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adapter", default=None, help="PEFT adapter directory to merge (optional)")
     ap.add_argument("--out", required=True, help="output directory (replaced atomically)")
     ap.add_argument("--quantize", choices=["int4", "int8"], default=None, help="weight quantization (default fp32)")
-    ap.add_argument("--attention", choices=["gqa", "concat"], default=None, help="attention kernel (default gqa)")
+    ap.add_argument("--attention", choices=["buffer", "gqa", "concat"], default=None,
+                    help="attention graph (default buffer)")
     return run_export_cli(
         ap, lambda a: export_onnx(a.model, a.adapter, a.out, quantize=a.quantize, attention=a.attention), argv
     )

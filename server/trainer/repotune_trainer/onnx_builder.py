@@ -42,9 +42,9 @@ class DecoderSpec:
             names += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
         return names
 
-    def output_names(self, new_key_values: bool = False) -> list[str]:
+    def output_names(self, new_key_values: bool = False, present: bool = True) -> list[str]:
         names = ["logits"]
-        for i in range(self.num_layers):
+        for i in range(self.num_layers if present else 0):
             names += [f"present.{i}.key", f"present.{i}.value"]
         if new_key_values:
             for i in range(self.num_layers):
@@ -57,6 +57,8 @@ class DecoderSpec:
 # not bound to the caller's memory), so fetching present.* copied the whole cache buffer per decoded token; the
 # engine fetches these instead and writes them into its cache itself (completion/engine/kvCache.ts).
 NEW_KV_PREFIX = "new_key_values"
+# Masked attention scores are replaced (not offset) by this, so no inf/NaN can appear even for large activations.
+MASKED_SCORE = float(np.finfo(np.float32).min)
 
 # weight(name) -> fp32 array in the Hugging Face layout, or None when absent (optional biases).
 WeightGetter = Callable[[str], "np.ndarray | None"]

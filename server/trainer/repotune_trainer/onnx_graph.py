@@ -20,21 +20,22 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from .onnx_builder import MS_DOMAIN, NEW_KV_PREFIX, DecoderSpec, GraphBuilder, TensorMaker, WeightGetter
+from .onnx_buffer_attention import buffer_attention_layers
+from .onnx_builder import MASKED_SCORE, MS_DOMAIN, NEW_KV_PREFIX, DecoderSpec, GraphBuilder, TensorMaker, WeightGetter
 from .onnx_quant import QUANTIZATION_CHOICES
 
 OPSET = 17
 # IR 8 is what opset 17 was released with; newer IR versions are refused by older onnxruntime builds (the Node one).
 IR_VERSION = 8
-# Masked attention scores are replaced (not offset) by this, so no inf/NaN can appear even for large activations.
-MASKED_SCORE = float(np.finfo(np.float32).min)
-# "gqa": attention is one com.microsoft GroupQueryAttention node per layer (onnxruntime's fused kernel, as
-# onnxruntime-genai's model builder emits): no [S, T] mask or transposed-key copies, and when past_key_values.* and
-# present.* are bound to the SAME buffer of fixed length (the Node engine does this), the new keys/values are written
-# in place, so a decode step copies no cache at all. The past length is then read from position_ids (the buffer's
-# length is its capacity). "concat": standard ops only (Concat growth of the cache, MatMul/Softmax attention).
-ATTENTION_CHOICES = ("gqa", "concat")
-DEFAULT_ATTENTION = "gqa"
+# "buffer" (default): plain matmuls over the engine's cache buffer, masked past the cached length; outputs only the
+# fed positions' keys/values (onnx_buffer_attention.py). "gqa": one com.microsoft GroupQueryAttention node per
+# layer (onnxruntime's fused kernel, as onnxruntime-genai's model builder emits); past_key_values.* may also be a
+# fixed-length buffer (the past length is then read from position_ids), and it outputs present.* plus the fed
+# positions' keys/values. In place when past and present are bound to the same memory, which onnxruntime-node
+# cannot do: from Node its kernel copies the cache at every step. "concat": standard ops only (Concat growth of the
+# cache, MatMul/Softmax attention), past_key_values.* hold exactly the cached positions.
+ATTENTION_CHOICES = ("buffer", "gqa", "concat")
+DEFAULT_ATTENTION = "buffer"
 
 
 def build_decoder_model(
@@ -77,10 +78,14 @@ def build_decoder_model(
     positions = g.op("Unsqueeze", g.op("Cast", "position_ids", to=TensorProto.FLOAT), "minus_one_1d")  # [1, S, 1]
     freqs = g.op("Mul", positions, "inv_freq")  # [1, S, D/2], as transformers: position_ids[..., None] * inv_freq
     emb = g.op("Concat", freqs, freqs, axis=-1)
-    cos = g.op("Unsqueeze", g.op("Cos", emb), "two_1d" if attention == "gqa" else "one_1d")
-    sin = g.op("Unsqueeze", g.op("Sin", emb), "two_1d" if attention == "gqa" else "one_1d")
+    bsnd = attention in ("gqa", "buffer")  # the layouts whose rotation runs on [1, S, heads, D]
+    cos = g.op("Unsqueeze", g.op("Cos", emb), "two_1d" if bsnd else "one_1d")
+    sin = g.op("Unsqueeze", g.op("Sin", emb), "two_1d" if bsnd else "one_1d")
     if attention == "gqa":
         return _finish_gqa(g, s, cos, sin, quantize)
+    if attention == "buffer":
+        hidden = buffer_attention_layers(g, s, cos, sin)
+        return _finish(g, s, hidden, quantize, contrib=True, new_key_values=True, present=False)
 
     g.const("two_scalar", i64(2))
     g.const("heads_shape", i64([1, s.num_heads, -1, s.head_dim]))
@@ -168,7 +173,7 @@ def _finish_gqa(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: s
 
 
 def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, contrib: bool = False,
-            new_key_values: bool = False) -> onnx.ModelProto:
+            new_key_values: bool = False, present: bool = True) -> onnx.ModelProto:
     """Final norm, the head (last position only) and the model."""
     last = g.op("Gather", g.norm(hidden, "model.norm"), "last_index", axis=1)  # [1, H]
     if quantize:
@@ -181,8 +186,8 @@ def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, 
     else:
         g.op_to("logits", "Gemm", last, g.const("lm_head", g.require("lm_head.weight")), transB=1)
 
-    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s), _graph_outputs(s, new_key_values),
-                              g.initializers)
+    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s),
+                              _graph_outputs(s, new_key_values, present), g.initializers)
     opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(MS_DOMAIN, 1)] if quantize or contrib else [])
     model = helper.make_model(graph, opset_imports=opsets, producer_name="repotune")
     model.ir_version = IR_VERSION
@@ -201,10 +206,10 @@ def _graph_inputs(s: DecoderSpec) -> list[onnx.ValueInfoProto]:
     return inputs
 
 
-def _graph_outputs(s: DecoderSpec, new_key_values: bool) -> list[onnx.ValueInfoProto]:
+def _graph_outputs(s: DecoderSpec, new_key_values: bool, present: bool) -> list[onnx.ValueInfoProto]:
     kv_dims = [1, s.num_kv_heads, "total_sequence_length", s.head_dim]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, s.vocab_size])]
-    for i in range(s.num_layers):
+    for i in range(s.num_layers if present else 0):
         for kind in ("key", "value"):
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", TensorProto.FLOAT, kv_dims))
     if new_key_values:
@@ -213,5 +218,5 @@ def _graph_outputs(s: DecoderSpec, new_key_values: bool) -> list[onnx.ValueInfoP
             for kind in ("key", "value"):
                 outputs.append(helper.make_tensor_value_info(f"{NEW_KV_PREFIX}.{i}.{kind}", TensorProto.FLOAT,
                                                              new_dims))
-    assert [o.name for o in outputs] == s.output_names(new_key_values)
+    assert [o.name for o in outputs] == s.output_names(new_key_values, present)
     return outputs

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 TRAINER_DIR = Path(__file__).resolve().parents[1]
@@ -28,6 +29,17 @@ SNIPPETS = [
     "for i in range(10):\n    print(i)\n",
     "import os\nimport sys\n\nprint(os.getcwd())\n",
 ]
+
+
+def advance_past(meta: dict, past: dict, outputs: dict, fed: int, from_new_key_values: bool) -> dict:
+    """The exported graph's cache after a run that fed `fed` positions (exact length, as numpy arrays): present.*,
+    or past + the new_key_values.* outputs ([1, S, kvH * D]) appended, the Node engine's way (kvCache.ts)."""
+    if not from_new_key_values:
+        return {n.replace("present.", "past_key_values."): v for n, v in outputs.items() if n.startswith("present.")}
+    kv_heads, head_dim = meta["num_kv_heads"], meta["head_dim"]
+    return {name: np.concatenate([value, outputs[name.replace("past_key_values.", "new_key_values.")]
+                                  .reshape(1, fed, kv_heads, head_dim).transpose(0, 2, 1, 3)], axis=2)
+            for name, value in past.items()}
 
 
 def make_examples(tok, repeats: int = 6) -> list[dict]:

@@ -19,6 +19,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
+from conftest import advance_past
+
 from repotune_trainer.demo_model import write_demo_model, write_random_adapter
 from repotune_trainer.export_onnx import ExportError, export_onnx, main
 
@@ -43,8 +45,10 @@ class OrtDecoder:
         self.past = self.empty_past()
         self.pos = 0
         # The Node engine's way (kvCache.ts): the cache grows by the fed positions' new_key_values.* outputs
-        # ([1, S, kvH * D]), appended by the caller, instead of being replaced by present.*.
-        self.from_new_key_values = from_new_key_values
+        # ([1, S, kvH * D]), appended by the caller, instead of being replaced by present.* ("buffer" exports have
+        # no present.*). Here the past holds exactly the cached positions; test_buffer_attention_ignores_... feeds
+        # a longer buffer.
+        self.from_new_key_values = from_new_key_values or self.meta["attention"] == "buffer"
 
     def empty_past(self) -> dict:
         shape = (1, self.meta["num_kv_heads"], 0, self.meta["head_dim"])
@@ -56,15 +60,7 @@ class OrtDecoder:
         feed = {"input_ids": np.array([ids], np.int64),
                 "position_ids": np.arange(self.pos, self.pos + len(ids), dtype=np.int64)[None], **self.past}
         outputs = dict(zip(self.meta["outputs"], self.session.run(self.meta["outputs"], feed)))
-        if self.from_new_key_values:
-            kv_heads, head_dim = self.meta["num_kv_heads"], self.meta["head_dim"]
-            for name in list(self.past):
-                new = outputs[name.replace("past_key_values.", "new_key_values.")]
-                new = new.reshape(1, len(ids), kv_heads, head_dim).transpose(0, 2, 1, 3)
-                self.past[name] = np.concatenate([self.past[name], new], axis=2)
-        else:
-            self.past = {name.replace("present.", "past_key_values."): outputs[name]
-                         for name in self.meta["outputs"] if name.startswith("present.")}
+        self.past = advance_past(self.meta, self.past, outputs, len(ids), self.from_new_key_values)
         self.pos += len(ids)
         return outputs["logits"][0]
 
@@ -131,15 +127,47 @@ def test_adapter_prefill_logits_match_merged_hf_and_differ_from_base(merged_mode
     assert np.abs(with_adapter - without).max() > 100 * LOGITS_ATOL
 
 
-@pytest.mark.parametrize("from_new_key_values", [False, True], ids=["present", "new-key-values"])
-def test_incremental_decoding_matches_full_sequence(merged_model, adapter_export, from_new_key_values):
+@pytest.fixture(scope="module")
+def gqa_export(work, demo_dir, adapter_dir):
+    return export_onnx(str(demo_dir), str(adapter_dir), str(work / "onnx-gqa"), attention="gqa")
+
+
+@pytest.mark.parametrize("export, from_new_key_values", [("adapter_export", True), ("gqa_export", False),
+                                                         ("gqa_export", True)],
+                         ids=["buffer", "gqa-present", "gqa-new-key-values"])
+def test_incremental_decoding_matches_full_sequence(merged_model, request, export, from_new_key_values):
     ids = _prompt(PREFILL_LEN + DECODE_STEPS, seed=5)
     reference = _hf_logits(merged_model, ids)
-    decoder = OrtDecoder(_onnx_dir(adapter_export), from_new_key_values)
+    decoder = OrtDecoder(_onnx_dir(request.getfixturevalue(export)), from_new_key_values)
     np.testing.assert_allclose(decoder.step(ids[:PREFILL_LEN]), reference[PREFILL_LEN - 1], atol=LOGITS_ATOL, rtol=0)
     for pos in range(PREFILL_LEN, PREFILL_LEN + DECODE_STEPS):
         np.testing.assert_allclose(decoder.step([ids[pos]]), reference[pos], atol=LOGITS_ATOL, rtol=0)
     assert decoder.past["past_key_values.0.key"].shape == (1, 2, PREFILL_LEN + DECODE_STEPS, 32)
+
+
+def test_buffer_attention_ignores_the_buffer_past_the_cached_length(merged_model, adapter_export):
+    """The engine feeds its whole cache buffer (capacity > cached length P, stale values after P): positions >= P
+    must not count, for a prefill chunk and for decoding, so the logits stay Hugging Face's."""
+    meta = json.loads((_onnx_dir(adapter_export) / "repotune-onnx.json").read_text())
+    assert meta["attention"] == "buffer" and not any(n.startswith("present.") for n in meta["outputs"])
+    session = ort.InferenceSession(str(_onnx_dir(adapter_export) / "model.onnx"), providers=["CPUExecutionProvider"])
+    layers, kv_heads, head_dim, capacity = meta["num_layers"], meta["num_kv_heads"], meta["head_dim"], 64
+    # Stale values much larger than real keys: a leak past P would change the logits by far more than the tolerance.
+    rng = np.random.default_rng(0)
+    buffers = {f"past_key_values.{i}.{kind}": 5 * rng.standard_normal((1, kv_heads, capacity, head_dim), np.float32)
+               for i in range(layers) for kind in ("key", "value")}
+    ids = _prompt(PREFILL_LEN + DECODE_STEPS, seed=13)
+    reference = _hf_logits(merged_model, ids)
+    cached = 0
+    for chunk in [ids[:PREFILL_LEN]] + [[t] for t in ids[PREFILL_LEN:]]:
+        feed = {"input_ids": np.array([chunk], np.int64),
+                "position_ids": np.arange(cached, cached + len(chunk), dtype=np.int64)[None], **buffers}
+        out = dict(zip(meta["outputs"], session.run(meta["outputs"], feed)))
+        for name, buffer in buffers.items():
+            new = out[name.replace("past_key_values.", "new_key_values.")]
+            buffer[:, :, cached:cached + len(chunk)] = new.reshape(1, len(chunk), kv_heads, head_dim).transpose(0, 2, 1, 3)
+        cached += len(chunk)
+        np.testing.assert_allclose(out["logits"][0], reference[cached - 1], atol=LOGITS_ATOL, rtol=0)
 
 
 def test_concat_attention_export_matches_hf_prefill_and_decoding(work, merged_model, demo_dir, adapter_dir):
@@ -182,7 +210,7 @@ def test_graph_io_and_metadata(demo_dir, adapter_dir, adapter_export):
     onnx_dir = _onnx_dir(adapter_export)
     meta = json.loads((onnx_dir / "repotune-onnx.json").read_text())
     assert (meta["num_layers"], meta["num_kv_heads"], meta["head_dim"], meta["vocab_size"]) == (4, 2, 32, 1088)
-    assert meta["eos_token_ids"] == [1024] and meta["dtype"] == "float32" and meta["attention"] == "gqa"
+    assert meta["eos_token_ids"] == [1024] and meta["dtype"] == "float32" and meta["attention"] == "buffer"
     sha = hashlib.sha256((adapter_dir / "adapter_model.safetensors").read_bytes()).hexdigest()
     assert meta["source"] == {"base_model_dir": str(demo_dir.resolve()), "adapter_dir": str(adapter_dir.resolve()),
                               "adapter_sha256": sha}
@@ -194,9 +222,10 @@ def test_graph_io_and_metadata(demo_dir, adapter_dir, adapter_export):
     assert inputs["position_ids"] == ("tensor(int64)", [1, "sequence_length"])
     assert inputs["past_key_values.3.value"] == ("tensor(float)", [1, 2, "past_sequence_length", 32])
     assert outputs["logits"] == ("tensor(float)", [1, 1088])
-    assert outputs["present.0.key"] == ("tensor(float)", [1, 2, "total_sequence_length", 32])
-    # The gqa graph's keys/values of the fed positions, for the Node engine (kv heads x head_dim per position).
+    # The fed positions' keys/values, for the Node engine's cache buffer (kv heads x head_dim per position); no
+    # present.*: the buffer graph never copies the cache.
     assert outputs["new_key_values.3.value"] == ("tensor(float)", [1, "sequence_length", 2 * 32])
+    assert not any(name.startswith("present.") for name in outputs)
     assert not (onnx_dir / "model.onnx.data").exists()
 
 
@@ -251,7 +280,7 @@ def test_llama_with_linear_rope_scaling_matches_hf(work, demo_dir):
     assert np.abs(unscaled[-1] - reference[-1]).max() > 10 * LOGITS_ATOL, "the scaling changes the logits"
 
 
-@pytest.mark.parametrize("attention", ["gqa", "concat"])
+@pytest.mark.parametrize("attention", ["buffer", "gqa", "concat"])
 def test_starcoder2_layernorm_and_gelu_mlp_match_hf(work, demo_dir, attention):
     from transformers import Starcoder2Config, Starcoder2ForCausalLM
 

@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from conftest import advance_past
 
 from repotune_trainer.export_onnx import ExportError, _decoder_spec_and_weights, _load_merged_model, export_onnx
 from repotune_trainer import onnx_builder
@@ -71,7 +72,7 @@ def _decode(session, meta, prompt, steps, forced=None):
         feed = {"input_ids": np.array([ids], np.int64),
                 "position_ids": np.arange(pos, pos + len(ids), dtype=np.int64)[None], **past}
         out = dict(zip(meta["outputs"], session.run(meta["outputs"], feed)))
-        past = {n.replace("present.", "past_key_values."): v for n, v in out.items() if n.startswith("present.")}
+        past = advance_past(meta, past, out, len(ids), meta["attention"] == "buffer")
         pos += len(ids)
         all_logits.append(out["logits"][0])
         greedy.append(int(out["logits"][0].argmax()))

@@ -5,12 +5,12 @@
  *
  * Memory is allocated once and reused, and ORT writes into it directly (preallocated outputs), instead of
  * returning fresh arrays of the whole cache per token (measured in bench/complete):
- *  - shared (exports with `sharedKvBuffer`, GroupQueryAttention): one buffer per layer's keys and values, of
- *    layout [1, kvH, capacity, D], fed as past_key_values.*; truncating is just forgetting ids. The fed positions'
- *    keys/values come back as new_key_values.* ([1, S, kvH * D], `newKeyValues` exports) and are written into the
- *    buffer here; older gqa exports bind the buffer as present.* too. (onnxruntime-node copies inputs into its own
- *    memory and fetched outputs back, so the kernel never writes in place from Node: fetching present.* copied the
- *    whole buffer back per step, ~15 ms of an ~85 ms decode step of the 0.5B shape at a 2k context);
+ *  - shared (exports with `sharedKvBuffer`: attention "buffer", the default, or "gqa"): one buffer per layer's keys
+ *    and values, of layout [1, kvH, capacity, D], fed as past_key_values.*; truncating is just forgetting ids.
+ *    The fed positions' keys/values come back as new_key_values.* ([1, S, kvH * D], `newKeyValues` exports) and
+ *    are written into the buffer here. Older gqa exports bind the buffer as present.* too, which onnxruntime-node
+ *    serves by copying the whole buffer back after every run (it copies inputs into its own memory and fetched
+ *    outputs back; ~15 ms of an ~85 ms decode step of the 0.5B shape at a 2k context);
  *  - compact (older "concat" exports, whose past must hold exactly P positions): two buffers per layer, the one
  *    the next run reads past_key_values.* from and the one ORT writes present.* into, swapped after each run; both
  *    hold the layout [1, kvH, P, D] in their first kvH*P*D floats.

@@ -16,16 +16,16 @@ export interface OnnxModelInfo {
   readonly vocabSize: number;
   readonly eosTokenIds: readonly number[];
   /**
-   * The graph's attention accepts past_key_values.* as a fixed-length buffer that is also bound as present.*
-   * (export `attention: "gqa"`): new keys/values are written in place. Older ("concat") exports need the past
-   * to hold exactly the cached positions.
+   * The graph accepts past_key_values.* as a fixed-length buffer, the cached length being position_ids[0]
+   * (export `attention` "buffer", the default, or "gqa"). "concat" exports need the past to hold exactly the
+   * cached positions.
    */
   readonly sharedKvBuffer: boolean;
   /**
-   * The graph also outputs new_key_values.* (the fed positions' keys/values, [1, S, kvH * D]; gqa exports since
-   * 2026-11-30): the engine fetches those instead of present.*, because onnxruntime-node copies every fetched
-   * output into JavaScript's buffer, and present.* is the whole cache buffer (measured: ~15 ms of an ~85 ms
-   * decode step of the 0.5B shape at a 2k context).
+   * The graph outputs new_key_values.* (the fed positions' keys/values, [1, S, kvH * D]; "buffer" exports, and
+   * "gqa" ones since 2026-11-30), which the engine writes into its buffer. Older gqa exports are served by binding
+   * the buffer as present.* too, which costs a copy of the whole buffer per step (onnxruntime-node copies every
+   * fetched output into JavaScript's memory: ~15 ms of an ~85 ms decode step of the 0.5B shape at a 2k context).
    */
   readonly newKeyValues: boolean;
   /** Absolute path of model.onnx. */
@@ -72,8 +72,8 @@ export function readOnnxModelInfo(onnxDir: string): OnnxModelInfo {
     headDim: positiveInt(meta, 'head_dim', metaPath),
     vocabSize: positiveInt(meta, 'vocab_size', metaPath),
     eosTokenIds: eos as number[],
-    sharedKvBuffer: meta.attention === 'gqa',
-    newKeyValues: meta.attention === 'gqa' && Array.isArray(meta.outputs) && meta.outputs.includes(newKeyName(0)),
+    sharedKvBuffer: meta.attention === 'gqa' || meta.attention === 'buffer',
+    newKeyValues: Array.isArray(meta.outputs) && meta.outputs.includes(newKeyName(0)),
     modelPath,
   };
 }
