@@ -1,8 +1,8 @@
 // bench/complete: keystroke-to-text latency and prefill/decode speed of a 0.5B-shaped model, fp32 vs int4, on CPU.
-//   node bench/complete.mjs [--context 2048] [--keystrokes 10] [--threads N] [--attention gqa[,concat]] [--llama [--rounds 3]]
+//   node bench/complete.mjs [--context 2048] [--keystrokes 10] [--threads N] [--attention buffer[,gqa,concat]] [--llama [--rounds 3]]
 // Builds (once) .cache/bench/qwen05b: random weights in Qwen2.5-Coder-0.5B's shape with the demo tokenizer, and
-// its fp32 and int4 ONNX exports per attention kernel (bench/complete_model.py; default gqa, the export default;
-// `--attention gqa,concat` adds the standard-ops graph for comparison), then bundles bench/complete.ts and runs it.
+// its fp32 and int4 ONNX exports per attention graph (bench/complete_model.py; default buffer, the export default;
+// `--attention buffer,gqa` adds GroupQueryAttention for comparison), then bundles bench/complete.ts and runs it.
 // --llama adds the llama.cpp peer: installs node-llama-cpp (+ its prebuilt CPU binary) into .cache/bench/llama-peer
 // (bench/llamaPeer.mjs; not a project dependency), writes the same weights as GGUF f32 and Q4_0 with the product's
 // GGUF export (bench/complete_gguf.py) and runs bench/complete-llama.mjs on the same prompt ids.
@@ -17,7 +17,7 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const BENCH_DIR = path.join(ROOT, '.cache', 'bench', 'qwen05b');
 const DEMO_MODEL = path.join(ROOT, '.cache', 'test', 'demo-model');
 const PYTHON = process.env.REPOTUNE_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
-const { values } = parseArgs({ options: { context: { type: 'string', default: '2048' }, keystrokes: { type: 'string', default: '10' }, threads: { type: 'string', default: '' }, attention: { type: 'string', default: 'gqa' }, llama: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { context: { type: 'string', default: '2048' }, keystrokes: { type: 'string', default: '10' }, threads: { type: 'string', default: '' }, attention: { type: 'string', default: 'buffer' }, llama: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' } } });
 
 if (!fs.existsSync(path.join(DEMO_MODEL, 'tokenizer.json'))) {
   execFileSync(PYTHON, ['-m', 'repotune_trainer.demo_model', '--out', DEMO_MODEL], { cwd: path.join(ROOT, 'server', 'trainer'), stdio: 'inherit', env: { ...process.env, PYTHONPATH: path.join(ROOT, 'server', 'trainer') } });

@@ -29,7 +29,7 @@ const TYPED = 'const total = items.reduce((sum, item) => sum + item.size, 0);';
 const CHARS_PER_TOKEN_BOUND = 6;
 
 const [benchDir, contextArg, keystrokesArg, threadsArg, attentionsArg, roundsArg] = process.argv.slice(2);
-const ATTENTIONS = (attentionsArg || 'gqa').split(',');
+const ATTENTIONS = (attentionsArg || 'buffer').split(',');
 const CONTEXT_TOKENS = Number(contextArg ?? 2048);
 const KEYSTROKES = Number(keystrokesArg ?? 10);
 /** Alternating rounds of our engine and the llama.cpp peer (1 without the peer). */
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   const tok = loadTokenizer(MODEL_DIR);
   const promptIds = tok.encode(source).slice(0, CONTEXT_TOKENS);
   if (promptIds.length < CONTEXT_TOKENS) throw new Error(`source too short: ${promptIds.length} tokens < ${CONTEXT_TOKENS}`);
-  const variants = ATTENTIONS.flatMap((a) => ['int4', 'fp32'].map((q) => [a === 'gqa' ? q : `${q}-${a}`, `${q}-${a}`]));
+  const variants = ATTENTIONS.flatMap((a) => ['int4', 'fp32'].map((q) => [a === 'buffer' ? q : `${q}-${a}`, `${q}-${a}`]));
   const rounds = LLAMA_PEER_DIR ? ROUNDS : 1;
   const speeds = new Map<string, Speed[]>(variants.map(([v]) => [v, []]));
   const peers: PeerSpeeds[] = [];

@@ -2,7 +2,7 @@
 
     python bench/complete_model.py OUT_DIR DEMO_MODEL_DIR [ATTENTION,...]
 
-Writes OUT_DIR/hf (Hugging Face dir with the demo tokenizer) and, per attention kernel (default gqa; see
+Writes OUT_DIR/hf (Hugging Face dir with the demo tokenizer) and, per attention kernel (default buffer; see
 repotune_trainer/onnx_graph.py ATTENTION_CHOICES), OUT_DIR/onnx-fp32-<attention> and OUT_DIR/onnx-int4-<attention>.
 The vocabulary keeps Qwen2.5's 151,936 rows, so the embedding and the lm_head cost what the real model's do; the
 demo tokenizer only knows the first ids, so the rows above it are zeroed: their logits are 0 and greedy decoding
@@ -58,7 +58,7 @@ EXPORTER_SOURCES = [Path(__file__).resolve().parent.parent / "server" / "trainer
 
 def main() -> int:
     out, demo = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
-    attentions = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else ["gqa"]
+    attentions = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else ["buffer"]
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server" / "trainer"))
     from repotune_trainer.export_onnx import export_onnx
 

@@ -186,7 +186,7 @@ def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, 
     else:
         g.op_to("logits", "Gemm", last, g.const("lm_head", g.require("lm_head.weight")), transB=1)
 
-    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s),
+    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s, keys_transposed=not present),
                               _graph_outputs(s, new_key_values, present), g.initializers)
     opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(MS_DOMAIN, 1)] if quantize or contrib else [])
     model = helper.make_model(graph, opset_imports=opsets, producer_name="repotune")
@@ -194,15 +194,17 @@ def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, 
     return model
 
 
-def _graph_inputs(s: DecoderSpec) -> list[onnx.ValueInfoProto]:
+def _graph_inputs(s: DecoderSpec, keys_transposed: bool) -> list[onnx.ValueInfoProto]:
+    """keys_transposed: the buffer graph's keys are [1, kvH, head_dim, positions] (onnx_buffer_attention.py)."""
     kv_dims = [1, s.num_kv_heads, "past_sequence_length", s.head_dim]
+    key_dims = [1, s.num_kv_heads, s.head_dim, "past_sequence_length"] if keys_transposed else kv_dims
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "sequence_length"]),
         helper.make_tensor_value_info("position_ids", TensorProto.INT64, [1, "sequence_length"]),
     ]
     for i in range(s.num_layers):
-        for kind in ("key", "value"):
-            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", TensorProto.FLOAT, kv_dims))
+        inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.key", TensorProto.FLOAT, key_dims))
+        inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.value", TensorProto.FLOAT, kv_dims))
     return inputs
 
 

@@ -37,9 +37,23 @@ def advance_past(meta: dict, past: dict, outputs: dict, fed: int, from_new_key_v
     if not from_new_key_values:
         return {n.replace("present.", "past_key_values."): v for n, v in outputs.items() if n.startswith("present.")}
     kv_heads, head_dim = meta["num_kv_heads"], meta["head_dim"]
-    return {name: np.concatenate([value, outputs[name.replace("past_key_values.", "new_key_values.")]
-                                  .reshape(1, fed, kv_heads, head_dim).transpose(0, 2, 1, 3)], axis=2)
-            for name, value in past.items()}
+    keys_transposed = meta["attention"] == "buffer"  # its keys are [1, kvH, D, positions]
+    grown = {}
+    for name, value in past.items():
+        new = outputs[name.replace("past_key_values.", "new_key_values.")].reshape(1, fed, kv_heads, head_dim)
+        if keys_transposed and name.endswith(".key"):
+            grown[name] = np.concatenate([value, new.transpose(0, 2, 3, 1)], axis=3)
+        else:
+            grown[name] = np.concatenate([value, new.transpose(0, 2, 1, 3)], axis=2)
+    return grown
+
+
+def empty_past(meta: dict) -> dict:
+    """The exported graph's cache before the first run (keys [1, kvH, D, 0] for the buffer graph)."""
+    kv = (1, meta["num_kv_heads"], 0, meta["head_dim"])
+    key = (1, meta["num_kv_heads"], meta["head_dim"], 0) if meta["attention"] == "buffer" else kv
+    return {f"past_key_values.{i}.{kind}": np.zeros(key if kind == "key" else kv, np.float32)
+            for i in range(meta["num_layers"]) for kind in ("key", "value")}
 
 
 def make_examples(tok, repeats: int = 6) -> list[dict]:

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
-from conftest import advance_past
+from conftest import advance_past, empty_past
 
 from repotune_trainer.demo_model import write_demo_model, write_random_adapter
 from repotune_trainer.export_onnx import ExportError, export_onnx, main
@@ -42,18 +42,13 @@ class OrtDecoder:
     def __init__(self, onnx_dir, from_new_key_values: bool = False):
         self.meta = json.loads((onnx_dir / "repotune-onnx.json").read_text())
         self.session = ort.InferenceSession(str(onnx_dir / "model.onnx"), providers=["CPUExecutionProvider"])
-        self.past = self.empty_past()
+        self.past = empty_past(self.meta)
         self.pos = 0
         # The Node engine's way (kvCache.ts): the cache grows by the fed positions' new_key_values.* outputs
         # ([1, S, kvH * D]), appended by the caller, instead of being replaced by present.* ("buffer" exports have
         # no present.*). Here the past holds exactly the cached positions; test_buffer_attention_ignores_... feeds
         # a longer buffer.
         self.from_new_key_values = from_new_key_values or self.meta["attention"] == "buffer"
-
-    def empty_past(self) -> dict:
-        shape = (1, self.meta["num_kv_heads"], 0, self.meta["head_dim"])
-        return {f"past_key_values.{i}.{kind}": np.zeros(shape, np.float32)
-                for i in range(self.meta["num_layers"]) for kind in ("key", "value")}
 
     def step(self, ids: list[int]) -> np.ndarray:
         """Feeds ids after everything fed so far; returns the last position's logits [V]."""
@@ -142,7 +137,7 @@ def test_incremental_decoding_matches_full_sequence(merged_model, request, expor
     np.testing.assert_allclose(decoder.step(ids[:PREFILL_LEN]), reference[PREFILL_LEN - 1], atol=LOGITS_ATOL, rtol=0)
     for pos in range(PREFILL_LEN, PREFILL_LEN + DECODE_STEPS):
         np.testing.assert_allclose(decoder.step([ids[pos]]), reference[pos], atol=LOGITS_ATOL, rtol=0)
-    assert decoder.past["past_key_values.0.key"].shape == (1, 2, PREFILL_LEN + DECODE_STEPS, 32)
+    assert decoder.past["past_key_values.0.value"].shape == (1, 2, PREFILL_LEN + DECODE_STEPS, 32)
 
 
 def test_buffer_attention_ignores_the_buffer_past_the_cached_length(merged_model, adapter_export):
@@ -154,7 +149,8 @@ def test_buffer_attention_ignores_the_buffer_past_the_cached_length(merged_model
     layers, kv_heads, head_dim, capacity = meta["num_layers"], meta["num_kv_heads"], meta["head_dim"], 64
     # Stale values much larger than real keys: a leak past P would change the logits by far more than the tolerance.
     rng = np.random.default_rng(0)
-    buffers = {f"past_key_values.{i}.{kind}": 5 * rng.standard_normal((1, kv_heads, capacity, head_dim), np.float32)
+    shapes = {"key": (1, kv_heads, head_dim, capacity), "value": (1, kv_heads, capacity, head_dim)}  # keys transposed
+    buffers = {f"past_key_values.{i}.{kind}": 5 * rng.standard_normal(shapes[kind], np.float32)
                for i in range(layers) for kind in ("key", "value")}
     ids = _prompt(PREFILL_LEN + DECODE_STEPS, seed=13)
     reference = _hf_logits(merged_model, ids)
@@ -164,8 +160,11 @@ def test_buffer_attention_ignores_the_buffer_past_the_cached_length(merged_model
                 "position_ids": np.arange(cached, cached + len(chunk), dtype=np.int64)[None], **buffers}
         out = dict(zip(meta["outputs"], session.run(meta["outputs"], feed)))
         for name, buffer in buffers.items():
-            new = out[name.replace("past_key_values.", "new_key_values.")]
-            buffer[:, :, cached:cached + len(chunk)] = new.reshape(1, len(chunk), kv_heads, head_dim).transpose(0, 2, 1, 3)
+            new = out[name.replace("past_key_values.", "new_key_values.")].reshape(1, len(chunk), kv_heads, head_dim)
+            if name.endswith(".key"):
+                buffer[..., cached:cached + len(chunk)] = new.transpose(0, 2, 3, 1)
+            else:
+                buffer[:, :, cached:cached + len(chunk)] = new.transpose(0, 2, 1, 3)
         cached += len(chunk)
         np.testing.assert_allclose(out["logits"][0], reference[cached - 1], atol=LOGITS_ATOL, rtol=0)
 
@@ -221,6 +220,7 @@ def test_graph_io_and_metadata(demo_dir, adapter_dir, adapter_export):
     assert inputs["input_ids"] == ("tensor(int64)", [1, "sequence_length"])
     assert inputs["position_ids"] == ("tensor(int64)", [1, "sequence_length"])
     assert inputs["past_key_values.3.value"] == ("tensor(float)", [1, 2, "past_sequence_length", 32])
+    assert inputs["past_key_values.3.key"] == ("tensor(float)", [1, 2, 32, "past_sequence_length"])  # transposed
     assert outputs["logits"] == ("tensor(float)", [1, 1088])
     # The fed positions' keys/values, for the Node engine's cache buffer (kv heads x head_dim per position); no
     # present.*: the buffer graph never copies the cache.

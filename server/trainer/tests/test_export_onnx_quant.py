@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from conftest import advance_past
+from conftest import advance_past, empty_past
 
 from repotune_trainer.export_onnx import ExportError, _decoder_spec_and_weights, _load_merged_model, export_onnx
 from repotune_trainer import onnx_builder
@@ -65,8 +65,7 @@ def test_blockwise_roundtrip_and_matmulnbits_layout(kind):
 
 def _decode(session, meta, prompt, steps, forced=None):
     """Greedy (or teacher-forced by `forced`) decoding; returns ([logits per step], [greedy ids])."""
-    past = {f"past_key_values.{i}.{kv}": np.zeros((1, meta["num_kv_heads"], 0, meta["head_dim"]), np.float32)
-            for i in range(meta["num_layers"]) for kv in ("key", "value")}
+    past = empty_past(meta)
     ids, pos, all_logits, greedy = list(prompt), 0, [], []
     for step in range(steps):
         feed = {"input_ids": np.array([ids], np.int64),

@@ -6,7 +6,8 @@
  * Memory is allocated once and reused, and ORT writes into it directly (preallocated outputs), instead of
  * returning fresh arrays of the whole cache per token (measured in bench/complete):
  *  - shared (exports with `sharedKvBuffer`: attention "buffer", the default, or "gqa"): one buffer per layer's keys
- *    and values, of layout [1, kvH, capacity, D], fed as past_key_values.*; truncating is just forgetting ids.
+ *    and values, of layout [1, kvH, capacity, D] (the buffer graph's keys: [1, kvH, D, capacity]), fed as
+ *    past_key_values.*; truncating is just forgetting ids.
  *    The fed positions' keys/values come back as new_key_values.* ([1, S, kvH * D], `newKeyValues` exports) and
  *    are written into the buffer here. Older gqa exports bind the buffer as present.* too, which onnxruntime-node
  *    serves by copying the whole buffer back after every run (it copies inputs into its own memory and fetched
@@ -95,26 +96,49 @@ export class KvCache {
     const { numKvHeads, headDim, numLayers, sharedKvBuffer } = this.info;
     const capacity = Math.ceil(total / CAPACITY_STEP_TOKENS) * CAPACITY_STEP_TOKENS;
     const held = this.ids.length;
-    const grow = (old: Float32Array | undefined) => {
+    const grow = (old: Float32Array | undefined, kind: 'key' | 'value') => {
       const next = new Float32Array(numKvHeads * capacity * headDim);
       if (!old || held === 0) return next;
       if (!sharedKvBuffer) {
         next.set(old.subarray(0, numKvHeads * held * headDim));
         return next;
       }
-      // [1, kvH, capacity, D]: each head's rows start at h * capacity, which changes with the capacity.
-      for (let h = 0; h < numKvHeads; h++) next.set(old.subarray(h * this.capacity * headDim, (h * this.capacity + held) * headDim), h * capacity * headDim);
+      // Each run of positions starts at row * capacity, which changes with the capacity.
+      const { rows, unit } = this.runs(kind);
+      for (let r = 0; r < rows; r++) next.set(old.subarray(r * this.capacity * unit, (r * this.capacity + held) * unit), r * capacity * unit);
       return next;
     };
-    const layers = (old: LayerBuffers[]) => Array.from({ length: numLayers }, (_, i) => ({ key: grow(old[i]?.key), value: grow(old[i]?.value) }));
+    const layers = (old: LayerBuffers[]) => Array.from({ length: numLayers }, (_, i) => ({ key: grow(old[i]?.key, 'key'), value: grow(old[i]?.value, 'value') }));
     this.read = layers(this.read);
     this.write = sharedKvBuffer ? this.read : layers(this.write);
     this.capacity = capacity;
   }
 
-  private tensor(buf: Float32Array, positions: number): ort.Tensor {
+  /**
+   * A shared buffer as runs of positions: [1, kvH, capacity, D] is kvH runs of `capacity` positions of D floats;
+   * the buffer graph's keys, [1, kvH, D, capacity] (`keysTransposed`), are kvH * D runs of single floats.
+   */
+  private runs(kind: 'key' | 'value'): { rows: number; unit: number } {
+    const { numKvHeads, headDim, keysTransposed } = this.info;
+    return kind === 'key' && keysTransposed ? { rows: numKvHeads * headDim, unit: 1 } : { rows: numKvHeads, unit: headDim };
+  }
+
+  private dims(kind: 'key' | 'value', positions: number): number[] {
+    const { numKvHeads, headDim, keysTransposed } = this.info;
+    return kind === 'key' && keysTransposed ? [1, numKvHeads, headDim, positions] : [1, numKvHeads, positions, headDim];
+  }
+
+  /** The first `positions` of each run of a shared buffer, as a dense tensor of that many positions. */
+  private compactTensor(buf: Float32Array, kind: 'key' | 'value', positions: number): ort.Tensor {
+    const { rows, unit } = this.runs(kind);
+    const out = new Float32Array(rows * positions * unit);
+    for (let r = 0; r < rows; r++) out.set(buf.subarray(r * this.capacity * unit, (r * this.capacity + positions) * unit), r * positions * unit);
+    return new ort.Tensor('float32', out, this.dims(kind, positions));
+  }
+
+  private tensor(buf: Float32Array, positions: number, kind: 'key' | 'value' = 'value'): ort.Tensor {
     const { numKvHeads, headDim } = this.info;
-    return new ort.Tensor('float32', buf.subarray(0, numKvHeads * positions * headDim), [1, numKvHeads, positions, headDim]);
+    return new ort.Tensor('float32', buf.subarray(0, numKvHeads * positions * headDim), this.dims(kind, positions));
   }
 
   /**
@@ -133,9 +157,14 @@ export class KvCache {
         this.fresh = Array.from({ length: this.info.numLayers }, () => ({ key: layer(), value: layer() }));
         this.freshTokens = newTokens;
       }
+      // A run of several positions (a prefill chunk) gets the cached positions only, copied out of the buffer: the
+      // buffer graph attends over every position it is given, and early in a prefill most of the buffer is unused
+      // (a 2k prompt prefilled against its whole buffer ran at about half the speed). One decoding position gets
+      // the buffer as it is: a copy per token would cost what it saves.
+      const compact = newKeyValues && newTokens > 1;
       for (let i = 0; i < this.info.numLayers; i++) {
-        const key = this.tensor(this.read[i].key, this.capacity);
-        const value = this.tensor(this.read[i].value, this.capacity);
+        const key = compact ? this.compactTensor(this.read[i].key, 'key', past) : this.tensor(this.read[i].key, this.capacity, 'key');
+        const value = compact ? this.compactTensor(this.read[i].value, 'value', past) : this.tensor(this.read[i].value, this.capacity);
         feeds[pastKeyName(i)] = key;
         feeds[pastValueName(i)] = value;
         if (newKeyValues) {
@@ -165,10 +194,11 @@ export class KvCache {
     for (const id of fedIds) this.ids.push(id);
   }
 
-  /** Copies the run's new_key_values.* ([S, kvH, D]) to positions P..P+S-1 of each head's rows ([kvH, capacity, D]). */
+  /** Copies the run's new_key_values.* ([S, kvH, D]) to positions P..P+S-1 of the buffers. */
   private writeFresh(count: number): void {
-    const { numKvHeads, headDim } = this.info;
+    const { numKvHeads, headDim, keysTransposed } = this.info;
     const past = this.ids.length;
+    const cap = this.capacity;
     for (let i = 0; i < this.info.numLayers; i++) {
       for (const kind of ['key', 'value'] as const) {
         const from = this.fresh[i][kind];
@@ -176,7 +206,12 @@ export class KvCache {
         for (let s = 0; s < count; s++) {
           for (let h = 0; h < numKvHeads; h++) {
             const src = (s * numKvHeads + h) * headDim;
-            to.set(from.subarray(src, src + headDim), (h * this.capacity + past + s) * headDim);
+            if (kind === 'key' && keysTransposed) {
+              // [kvH, D, capacity]: element d of position p is at (h * D + d) * capacity + p.
+              for (let d = 0; d < headDim; d++) to[(h * headDim + d) * cap + past + s] = from[src + d];
+            } else {
+              to.set(from.subarray(src, src + headDim), (h * cap + past + s) * headDim);
+            }
           }
         }
       }

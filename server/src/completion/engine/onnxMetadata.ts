@@ -28,6 +28,8 @@ export interface OnnxModelInfo {
    * fetched output into JavaScript's memory: ~15 ms of an ~85 ms decode step of the 0.5B shape at a 2k context).
    */
   readonly newKeyValues: boolean;
+  /** past_key_values.*.key is [1, kvH, D, capacity] (the "buffer" graph: its scores are then a plain MatMul). */
+  readonly keysTransposed: boolean;
   /** Absolute path of model.onnx. */
   readonly modelPath: string;
 }
@@ -74,6 +76,7 @@ export function readOnnxModelInfo(onnxDir: string): OnnxModelInfo {
     eosTokenIds: eos as number[],
     sharedKvBuffer: meta.attention === 'gqa' || meta.attention === 'buffer',
     newKeyValues: Array.isArray(meta.outputs) && meta.outputs.includes(newKeyName(0)),
+    keysTransposed: meta.attention === 'buffer',
     modelPath,
   };
 }
