@@ -3,8 +3,9 @@
  * per-layer keys/values. Keeping it after a call lets the next prompt that starts with the same tokens (typing:
  * completion/stablePrompt.ts keeps everything but the prompt's end still) prefill only its new tail.
  *
- * Memory is allocated once and reused, and ORT writes into it directly (preallocated outputs), instead of
- * returning fresh arrays of the whole cache per token (measured in bench/complete):
+ * Memory is allocated once and reused, instead of fresh arrays of the whole cache per token (measured in
+ * bench/complete). onnxruntime-node copies every input into its own memory and every fetched output back into the
+ * caller's array, so what crosses per run is what costs:
  *  - shared (exports with `sharedKvBuffer`: attention "buffer", the default, or "gqa"): one buffer per layer's keys
  *    and values, of layout [1, kvH, capacity, D] (the buffer graph's keys: [1, kvH, D, capacity]), fed as
  *    past_key_values.*; truncating is just forgetting ids.
@@ -159,8 +160,8 @@ export class KvCache {
       }
       // A run of several positions (a prefill chunk) gets the cached positions only, copied out of the buffer: the
       // buffer graph attends over every position it is given, and early in a prefill most of the buffer is unused
-      // (a 2k prompt prefilled against its whole buffer ran at about half the speed). One decoding position gets
-      // the buffer as it is: a copy per token would cost what it saves.
+      // (the first chunk of a 2k prompt would attend over ~2,500 empty positions). One decoding position gets the
+      // buffer as it is: a copy per token would cost about what it saves.
       const compact = newKeyValues && newTokens > 1;
       for (let i = 0; i < this.info.numLayers; i++) {
         const key = compact ? this.compactTensor(this.read[i].key, 'key', past) : this.tensor(this.read[i].key, this.capacity, 'key');
@@ -187,7 +188,7 @@ export class KvCache {
     return { feeds, fetches };
   }
 
-  /** Records a run that fed `fedIds` after the held positions and wrote present.* into the bound outputs. */
+  /** Records a run that fed `fedIds` after the held positions (its present.* or new_key_values.* are in the fetches). */
   commit(fedIds: readonly number[]): void {
     if (!this.info.sharedKvBuffer) [this.read, this.write] = [this.write, this.read];
     else if (this.info.newKeyValues) this.writeFresh(fedIds.length);
