@@ -4,14 +4,15 @@ torch's that compiling floods the user's log with.
 Training compiles each decoder layer in place (`compile` in args.py: auto = on for CUDA); serving compiles its
 one-token decode step as a CUDA graph (serve_torch.py, `static_cache`). Under "auto" a compile that fails falls back
 to eager code with a warning; under "on" (training) it is an error that names the fix.
+
+torch is imported where it is used, not here: serve_torch.py imports this module before it checks that torch is
+installed (errors.require_module), and a missing torch must read as missing_dependency, not as an ImportError.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-
-import torch
 
 from .errors import BAD_DATA, WorkerError
 
@@ -20,6 +21,8 @@ COMPILE_ERROR_CHARS = 300  # of a compile error's first line in messages
 
 def decoder_layers(causal_lm) -> list:
     """The repeated blocks compile_decoder_layers compiles; empty for a model without a list of them."""
+    import torch
+
     get_decoder = getattr(causal_lm, "get_decoder", None)
     layers = getattr(get_decoder(), "layers", None) if callable(get_decoder) else None
     return list(layers) if isinstance(layers, torch.nn.ModuleList) else []
@@ -54,6 +57,8 @@ def resolve_compile(choice: str, device_type: str, quantize: str, causal_lm) -> 
 def uncompile_decoder_layers(causal_lm) -> None:
     """Undoes compile_decoder_layers: Module.compile only sets _compiled_call_impl, so the layers run eagerly again
     with the same parameters (and the same optimizer state)."""
+    import torch
+
     for layer in decoder_layers(causal_lm):
         layer._compiled_call_impl = None
     torch._dynamo.reset()  # drops the graphs and guards compiled so far

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -126,6 +128,24 @@ def test_a_decode_step_that_does_not_compile_serves_eagerly_under_auto(demo_mode
     assert server.source["static_cache"] is False and "C++ compiler" in server.source["static_cache_error"]
     assert server.generate(p, NEW_TOKENS, [])["ids"] == reference.generate(p, NEW_TOKENS, [])["ids"]
     assert server.generate(p + [3], NEW_TOKENS, [])["reused_tokens"] == len(p)
+
+
+def test_serving_without_torch_is_a_missing_dependency(subprocess_env, demo_model_dir):
+    """A Python without torch: loading a model must say which package is missing (the sidecar shows the fix), so
+    nothing serve_torch.py imports at module level may import torch itself."""
+    script = (
+        "import sys; sys.modules['torch'] = None\n"  # import torch now raises ImportError
+        "from repotune_trainer.errors import WorkerError\n"
+        "from repotune_trainer.serve_torch import TorchServer\n"
+        "try:\n"
+        f"    TorchServer.load({str(demo_model_dir)!r}, None, 'cpu')\n"
+        "except WorkerError as e:\n"
+        "    print(e.kind, e.message)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=subprocess_env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith(f"{MISSING_DEPENDENCY} The Python package 'torch' is not available")
 
 
 def test_load_errors_are_clear(demo_model_dir, tmp_path):
