@@ -52,10 +52,10 @@ class DecoderSpec:
         return names
 
 
-# Outputs of the gqa graph: the keys/values of the fed positions only, [1, S, kv_heads * head_dim] (rotated keys).
-# onnxruntime-node copies every fetched output back into JavaScript's buffer (its CPU outputs are allocated by ORT,
-# not bound to the caller's memory), so fetching present.* copied the whole cache buffer per decoded token; the
-# engine fetches these instead and writes them into its cache itself (completion/engine/kvCache.ts).
+# Outputs of the buffer and gqa graphs: the keys/values of the fed positions only, [1, S, kv_heads * head_dim]
+# (rotated keys). onnxruntime-node copies every fetched output back into JavaScript's buffer (its CPU outputs are
+# allocated by ORT, not bound to the caller's memory), so fetching present.* copied the whole cache buffer per
+# decoded token; the engine fetches these instead and writes them into its cache itself (engine/kvCache.ts).
 NEW_KV_PREFIX = "new_key_values"
 # Masked attention scores are replaced (not offset) by this, so no inf/NaN can appear even for large activations.
 MASKED_SCORE = float(np.finfo(np.float32).min)

@@ -85,7 +85,8 @@ def build_decoder_model(
         return _finish_gqa(g, s, cos, sin, quantize)
     if attention == "buffer":
         hidden = buffer_attention_layers(g, s, cos, sin)
-        return _finish(g, s, hidden, quantize, contrib=True, new_key_values=True, present=False)
+        return _finish(g, s, hidden, quantize, contrib=True, new_key_values=True, present=False,
+                       keys_transposed=True)
 
     g.const("two_scalar", i64(2))
     g.const("heads_shape", i64([1, s.num_heads, -1, s.head_dim]))
@@ -173,7 +174,7 @@ def _finish_gqa(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: s
 
 
 def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, contrib: bool = False,
-            new_key_values: bool = False, present: bool = True) -> onnx.ModelProto:
+            new_key_values: bool = False, present: bool = True, keys_transposed: bool = False) -> onnx.ModelProto:
     """Final norm, the head (last position only) and the model."""
     last = g.op("Gather", g.norm(hidden, "model.norm"), "last_index", axis=1)  # [1, H]
     if quantize:
@@ -186,7 +187,7 @@ def _finish(g: GraphBuilder, s: DecoderSpec, hidden: str, quantize: str | None, 
     else:
         g.op_to("logits", "Gemm", last, g.const("lm_head", g.require("lm_head.weight")), transB=1)
 
-    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s, keys_transposed=not present),
+    graph = helper.make_graph(g.nodes, "repotune_decoder", _graph_inputs(s, keys_transposed),
                               _graph_outputs(s, new_key_values, present), g.initializers)
     opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(MS_DOMAIN, 1)] if quantize or contrib else [])
     model = helper.make_model(graph, opset_imports=opsets, producer_name="repotune")
