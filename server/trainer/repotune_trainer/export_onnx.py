@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import require_module
+from .errors import INTERNAL, require_module
 from .export_staging import ExportError, run_export_cli, staged_export
 
 ONNX_FILE = "model.onnx"

@@ -348,3 +348,24 @@ def test_atomic_replace_and_cli(work, demo_dir, capsys):
     assert main(["--model", str(work / "missing"), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert (out / "model.onnx").is_file()  # a failed export leaves the previous one untouched
+
+
+def test_a_graph_that_fails_validation_is_an_internal_error_and_leaves_nothing(work, demo_dir, monkeypatch):
+    """An exporter bug (a node ONNX does not know) must surface as ExportError(kind internal), not a crash."""
+    from onnx import helper
+
+    from repotune_trainer import onnx_graph
+
+    build = onnx_graph.build_decoder_model
+
+    def broken(*args, **kwargs):
+        model = build(*args, **kwargs)
+        model.graph.node.append(helper.make_node("NoSuchOp", ["logits"], ["unused"]))
+        return model
+
+    monkeypatch.setattr(onnx_graph, "build_decoder_model", broken)
+    with pytest.raises(ExportError, match="failed ONNX validation") as failure:
+        export_onnx(str(demo_dir), None, str(work / "never-valid"))
+    assert failure.value.kind == "internal"
+    assert not (work / "never-valid").exists()
+    assert sorted(p.name for p in work.iterdir() if ".export-" in p.name) == []
