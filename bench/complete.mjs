@@ -28,10 +28,16 @@ if (values.llama) {
   execFileSync(PYTHON, [path.join(ROOT, 'bench', 'complete_gguf.py'), BENCH_DIR], { stdio: 'inherit' });
 }
 const out = path.join(ROOT, '.cache', `bench-complete-${process.pid}.cjs`);
+const hugePages = path.join(ROOT, '.cache', `bench-complete-hugepages-${process.pid}.mjs`);
 try {
   await esbuild.build({ entryPoints: [path.join(ROOT, 'bench/complete.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: out, logLevel: 'warning', external: ['onnxruntime-node'] });
-  const env = values.llama ? { ...process.env, LLAMA_PEER_DIR } : process.env;
+  // The environment the extension spawns the sidecar with (huge pages for the weights and the KV cache); the
+  // llama.cpp peer, a child of the bench, gets the same.
+  await esbuild.build({ entryPoints: [path.join(ROOT, 'server/src/completion/engine/hugePages.ts')], bundle: true, platform: 'node', format: 'esm', outfile: hugePages, logLevel: 'warning' });
+  const { withHugePageMalloc } = await import(hugePages);
+  const env = withHugePageMalloc(values.llama ? { ...process.env, LLAMA_PEER_DIR } : process.env);
   execFileSync(process.execPath, [out, BENCH_DIR, values.context, values.keystrokes, values.threads, values.attention, values.rounds], { stdio: 'inherit', env });
 } finally {
   fs.rmSync(out, { force: true });
+  fs.rmSync(hugePages, { force: true });
 }

@@ -18,6 +18,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
+import { withHugePageMalloc } from '../server/src/completion/engine/hugePages';
 import { Notifications, type InitOptions, type ProgressParams, type StatusParams } from '../server/src/protocol';
 import { readConfig } from './config';
 import { Log, describeError } from './log';
@@ -186,7 +187,8 @@ export class Ctx implements vscode.Disposable {
       module: serverModule,
       runtime: process.execPath,
       transport: TransportKind.stdio,
-      options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', PYTHONUNBUFFERED: '1' } },
+      // Huge pages for the weights and KV cache the sidecar serves from (server/src/completion/engine/hugePages.ts).
+      options: { env: withHugePageMalloc({ ...process.env, ELECTRON_RUN_AS_NODE: '1', PYTHONUNBUFFERED: '1' }) },
     };
     const serverOptions: ServerOptions = { run, debug: run };
     let reachedRunning = false;
