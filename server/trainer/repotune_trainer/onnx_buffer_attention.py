@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper
 
-from .onnx_builder import MASKED_SCORE, MS_DOMAIN, NEW_KV_PREFIX, DecoderSpec, GraphBuilder
+from .onnx_builder import MASKED_SCORE, MS_DOMAIN, DecoderSpec, GraphBuilder, bsnd_decoder_layers
 
 
 def buffer_attention_layers(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str) -> str:
@@ -34,9 +34,6 @@ def buffer_attention_layers(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str)
     g.const("buf_rows_shape", i64([1, s.num_kv_heads, -1, s.head_dim]))  # [1, kvH, group * S, D]
     g.const("buf_grouped_shape", i64([1, s.num_kv_heads, group, -1, s.head_dim]))
     g.const("buf_tile_rows", i64([group, 1]))
-    g.const("buf_kv_shape", i64([1, -1, s.num_kv_heads, s.head_dim]))
-    g.const("buf_heads_shape", i64([1, -1, s.num_heads, s.head_dim]))
-    g.const("buf_flat_kv_shape", i64([1, -1, s.num_kv_heads * s.head_dim]))
     g.const("buf_out_shape", i64([1, -1, s.num_heads * s.head_dim]))
     g.const("buf_masked", np.array(MASKED_SCORE, dtype=np.float32))
     g.const("buf_scale", np.array(s.head_dim**-0.5, dtype=np.float32))
@@ -60,21 +57,12 @@ def buffer_attention_layers(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str)
         g.nodes.append(helper.make_node("FusedMatMul", [a, b], [out], name=f"n{g._n}", domain=MS_DOMAIN, transB=1))
         return out
 
-    hidden = g.op("Gather", g.const("embed_tokens", g.require("model.embed_tokens.weight")), "input_ids", axis=0)
-    for i in range(s.num_layers):
-        p = f"model.layers.{i}"
-        x = g.norm(hidden, f"{p}.input_layernorm")
-        q = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.q_proj"), "buf_heads_shape"), cos, sin)
-        k = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.k_proj"), "buf_kv_shape"), cos, sin)  # [1,S,kvH,D]
-        v = g.linear(x, f"{p}.self_attn.v_proj")  # [1, S, kvH*D]
-        g.op_to(f"{NEW_KV_PREFIX}.{i}.key", "Reshape", k, "buf_flat_kv_shape")
-        g.op_to(f"{NEW_KV_PREFIX}.{i}.value", "Identity", v)
-
+    def attend(i: int, q: str, k: str, v: str) -> str:
         rows = g.op("Reshape", g.op("Transpose", g.op("Reshape", q, "buf_q_shape"), perm=[0, 2, 3, 1, 4]),
                     "buf_rows_shape")  # [1, kvH, group * S, D]
         rows = g.op("Mul", rows, "buf_scale")  # the score scale, on the small side of the product
         k4 = g.op("Transpose", k, perm=[0, 2, 1, 3])  # [1, kvH, S, D]
-        v4 = g.op("Transpose", g.op("Reshape", v, "buf_kv_shape"), perm=[0, 2, 1, 3])
+        v4 = g.op("Transpose", g.op("Reshape", v, "bsnd_kv_shape"), perm=[0, 2, 1, 3])
         past_kt, past_v = f"past_key_values.{i}.key", f"past_key_values.{i}.value"  # [1,kvH,D,cap], [1,kvH,cap,D]
         scores = g.op("Concat",
                       g.op("Where", in_cache, g.op("MatMul", rows, past_kt), "buf_masked"),  # [.., group*S, cap]
@@ -83,12 +71,9 @@ def buffer_attention_layers(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str)
         from_cache, from_fed = _split_last_axis(g, g.op("Softmax", scores, axis=-1), split_sizes)
         attn = g.op("Add", g.op("MatMul", from_cache, past_v), g.op("MatMul", from_fed, v4))  # [1,kvH,group*S,D]
         attn = g.op("Transpose", g.op("Reshape", attn, "buf_grouped_shape"), perm=[0, 3, 1, 2, 4])  # [1,S,kvH,g,D]
-        attn = g.op("Reshape", attn, "buf_out_shape")
-        hidden = g.op("Add", hidden, g.linear(attn, f"{p}.self_attn.o_proj"))
+        return g.op("Reshape", attn, "buf_out_shape")
 
-        x = g.norm(hidden, f"{p}.post_attention_layernorm")
-        hidden = g.op("Add", hidden, g.mlp(x, f"{p}.mlp"))
-    return hidden
+    return bsnd_decoder_layers(g, cos, sin, attend)
 
 
 def _split_last_axis(g: GraphBuilder, x: str, sizes: str) -> tuple[str, str]:

@@ -60,6 +60,10 @@ NEW_KV_PREFIX = "new_key_values"
 # Masked attention scores are replaced (not offset) by this, so no inf/NaN can appear even for large activations.
 MASKED_SCORE = float(np.finfo(np.float32).min)
 
+# attend(i, q, k, v) -> layer i's attention output [1, S, heads * head_dim], from its rotated queries [1, S, heads, D],
+# rotated keys [1, S, kv_heads, D] and values [1, S, kv_heads * D] (bsnd_decoder_layers).
+Attend = Callable[[int, str, str, str], str]
+
 # weight(name) -> fp32 array in the Hugging Face layout, or None when absent (optional biases).
 WeightGetter = Callable[[str], "np.ndarray | None"]
 # make_tensor(name, array) -> the initializer's TensorProto, inline or pointing at external data (the caller decides).
@@ -157,3 +161,27 @@ class GraphBuilder:
         first = self.op("Slice", x, "zero_1d", "half_dim_1d", "minus_one_1d")
         second = self.op("Slice", x, "half_dim_1d", "int64_max_1d", "minus_one_1d")
         return first, second
+
+
+def bsnd_decoder_layers(g: GraphBuilder, cos: str, sin: str, attend: Attend) -> str:
+    """The decoder layers of the graphs that rotate q/k as [1, S, heads, D] ("buffer" and "gqa"; cos/sin
+    [1, S, 1, D]): per layer the input norm, q/k/v with the rotation, the fed positions' keys/values as
+    new_key_values.{i}.* outputs ([1, S, kv_heads * D]; `attend` may read them), `attend`, the output projection
+    and the MLP, each added to the residual. Returns the last hidden state [1, S, H]."""
+    s = g.spec
+    g.const("bsnd_q_shape", np.array([1, -1, s.num_heads, s.head_dim], dtype=np.int64))
+    g.const("bsnd_kv_shape", np.array([1, -1, s.num_kv_heads, s.head_dim], dtype=np.int64))
+    g.const("bsnd_kv_flat_shape", np.array([1, -1, s.num_kv_heads * s.head_dim], dtype=np.int64))
+    hidden = g.op("Gather", g.const("embed_tokens", g.require("model.embed_tokens.weight")), "input_ids", axis=0)
+    for i in range(s.num_layers):
+        p = f"model.layers.{i}"
+        x = g.norm(hidden, f"{p}.input_layernorm")
+        q = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.q_proj"), "bsnd_q_shape"), cos, sin)
+        k = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.k_proj"), "bsnd_kv_shape"), cos, sin)
+        v = g.linear(x, f"{p}.self_attn.v_proj")
+        g.op_to(f"{NEW_KV_PREFIX}.{i}.key", "Reshape", k, "bsnd_kv_flat_shape")
+        g.op_to(f"{NEW_KV_PREFIX}.{i}.value", "Identity", v)
+        hidden = g.op("Add", hidden, g.linear(attend(i, q, k, v), f"{p}.self_attn.o_proj"))
+        x = g.norm(hidden, f"{p}.post_attention_layernorm")
+        hidden = g.op("Add", hidden, g.mlp(x, f"{p}.mlp"))
+    return hidden

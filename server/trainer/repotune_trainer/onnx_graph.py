@@ -21,7 +21,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from .onnx_buffer_attention import buffer_attention_layers
-from .onnx_builder import MASKED_SCORE, MS_DOMAIN, NEW_KV_PREFIX, DecoderSpec, GraphBuilder, TensorMaker, WeightGetter
+from .onnx_builder import (MASKED_SCORE, MS_DOMAIN, NEW_KV_PREFIX, DecoderSpec, GraphBuilder, TensorMaker, WeightGetter,
+                           bsnd_decoder_layers)
 from .onnx_quant import QUANTIZATION_CHOICES
 
 OPSET = 17
@@ -137,27 +138,15 @@ def build_decoder_model(
 
 def _finish_gqa(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: str | None) -> onnx.ModelProto:
     """The layers with GroupQueryAttention: q/k rotated here (the same ops as the concat graph), kernel causal."""
-    i64 = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
-    g.const("q_bsnd_shape", i64([1, -1, s.num_heads, s.head_dim]))
-    g.const("kv_bsnd_shape", i64([1, -1, s.num_kv_heads, s.head_dim]))
-    g.const("q_flat_shape", i64([1, -1, s.num_heads * s.head_dim]))
-    g.const("kv_flat_shape", i64([1, -1, s.num_kv_heads * s.head_dim]))
+    g.const("q_flat_shape", np.array([1, -1, s.num_heads * s.head_dim], dtype=np.int64))
     # The kernel's lengths: total = last position + 1 (positions are contiguous from the cached length), as int32.
     last_pos = g.op("Gather", g.op("Squeeze", "position_ids", "zero_1d"), "minus_one_1d", axis=0)  # [1]
     seqlens_k = g.op("Cast", last_pos, to=TensorProto.INT32)
     total_len = g.op("Cast", g.op("Squeeze", g.op("Add", last_pos, "one_1d"), "zero_1d"), to=TensorProto.INT32)
 
-    hidden = g.op("Gather", g.const("embed_tokens", g.require("model.embed_tokens.weight")), "input_ids", axis=0)
-    for i in range(s.num_layers):
-        p = f"model.layers.{i}"
-        x = g.norm(hidden, f"{p}.input_layernorm")
-        q = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.q_proj"), "q_bsnd_shape"), cos, sin)
-        k = g.rotate(g.op("Reshape", g.linear(x, f"{p}.self_attn.k_proj"), "kv_bsnd_shape"), cos, sin)
-        v = g.linear(x, f"{p}.self_attn.v_proj")
-        k_flat = g.op("Reshape", k, "kv_flat_shape")
-        g.op_to(f"{NEW_KV_PREFIX}.{i}.key", "Identity", k_flat)
-        g.op_to(f"{NEW_KV_PREFIX}.{i}.value", "Identity", v)
-        inputs = [g.op("Reshape", q, "q_flat_shape"), k_flat, v,
+    def attend(i: int, q: str, k: str, v: str) -> str:
+        # The kernel takes the keys flat, as the new_key_values.{i}.key output already holds them.
+        inputs = [g.op("Reshape", q, "q_flat_shape"), f"{NEW_KV_PREFIX}.{i}.key", v,
                   f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len]
         g._n += 1
         attn = f"gqa_{g._n}"
@@ -166,10 +155,9 @@ def _finish_gqa(g: GraphBuilder, s: DecoderSpec, cos: str, sin: str, quantize: s
             name=f"n{g._n}", domain=MS_DOMAIN,
             num_heads=s.num_heads, kv_num_heads=s.num_kv_heads, scale=float(s.head_dim**-0.5),
         ))
-        hidden = g.op("Add", hidden, g.linear(attn, f"{p}.self_attn.o_proj"))
+        return attn
 
-        x = g.norm(hidden, f"{p}.post_attention_layernorm")
-        hidden = g.op("Add", hidden, g.mlp(x, f"{p}.mlp"))
+    hidden = bsnd_decoder_layers(g, cos, sin, attend)
     return _finish(g, s, hidden, quantize, contrib=True, new_key_values=True)
 
 
