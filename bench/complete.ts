@@ -20,6 +20,7 @@ import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import { OrtEngine, sessionOptionsFor } from '../server/src/completion/engine/ortEngine';
 import { loadTokenizer } from '../server/src/models/tokenizer';
+import { llamaPerStep, oursPerStep, readShape, total } from './decodeBytes';
 
 const DECODE_TOKENS = 64;
 /** The source typed into: this repository's own TypeScript, long enough to fill the 2k-token prompt. */
@@ -182,7 +183,10 @@ async function main(): Promise<void> {
   const [q, fp] = rows;
   console.log(`int4 / fp32: prefill ${(q.prefillTps / fp.prefillTps).toFixed(2)}x, decode ${(q.decodeTps / fp.decodeTps).toFixed(2)}x, ` +
     `miss p50 ${(fp.missP50 / q.missP50).toFixed(2)}x faster`);
-  if (peers.length > 0) printPeerRatios(variants.map(([v]) => v), speeds, peers);
+  if (peers.length > 0) {
+    printPeerRatios(variants.map(([v]) => v), speeds, peers);
+    printStepBytes(promptIds.length + DECODE_TOKENS / 2, rows, peers);
+  }
 }
 
 type PeerSpeeds = Record<'q4_0' | 'f32', { prefillTps: number; decodeTps: number }>;
@@ -199,6 +203,27 @@ function printPeerRatios(variants: string[], speeds: Map<string, Speed[]>, peers
     console.log(`| ${name} (vs our ${variant}) | ${percentile(theirs.map((p) => p.prefillTps), 50).toFixed(1)} | ${percentile(theirs.map((p) => p.decodeTps), 50).toFixed(2)} | ` +
       `${range(theirs.map((p, i) => ours[i].prefillTps / p.prefillTps))} | ${range(theirs.map((p, i) => ours[i].decodeTps / p.decodeTps))} |`);
   }
+}
+
+/**
+ * What a decode step streams (bench/decodeBytes.ts) and, times the measured decode speed, at what rate: equal rates
+ * mean equally efficient kernels, and the speed ratio is then the inverse ratio of the bytes.
+ */
+function printStepBytes(cached: number, rows: Row[], peers: PeerSpeeds[]): void {
+  const shape = readShape(MODEL_DIR);
+  const mb = (b: number) => (b / 1e6).toFixed(0);
+  console.log(`\n| bytes per decode step at ${cached} cached positions (arithmetic, bench/decodeBytes.ts) | weights MB | KV cache MB | total MB | streamed at the measured decode, GB/s |`);
+  console.log('|---|---|---|---|---|');
+  const ratios: string[] = [];
+  for (const r of rows.filter((row) => row.variant === 'int4' || row.variant === 'fp32')) {
+    const int4 = r.variant === 'int4';
+    const theirs = percentile(peers.map((p) => p[int4 ? 'q4_0' : 'f32'].decodeTps), 50);
+    const [o, l] = [oursPerStep(shape, cached, int4), llamaPerStep(shape, cached, int4)];
+    console.log(`| ours ${r.variant} | ${mb(o.weights)} | ${mb(o.kv)} | ${mb(total(o))} | ${((total(o) * r.decodeTps) / 1e9).toFixed(1)} |`);
+    console.log(`| llama.cpp ${int4 ? 'q4_0' : 'f32'} | ${mb(l.weights)} | ${mb(l.kv)} | ${mb(total(l))} | ${((total(l) * theirs) / 1e9).toFixed(1)} |`);
+    ratios.push(`${r.variant} ${(total(l) / total(o)).toFixed(2)}x`);
+  }
+  console.log(`llama.cpp's bytes / ours (the decode ratio if both streamed equally fast): ${ratios.join(', ')}`);
 }
 
 /** Runs node-llama-cpp on the same weights (GGUF) and prompt ids: its prefill and decode speed per variant. */
