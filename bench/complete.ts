@@ -206,13 +206,13 @@ function printPeerRatios(variants: string[], speeds: Map<string, Speed[]>, peers
 }
 
 /**
- * What a decode step streams (bench/decodeBytes.ts) and, times the measured decode speed, at what rate: equal rates
- * mean equally efficient kernels, and the speed ratio is then the inverse ratio of the bytes.
+ * What a decode step reads (bench/decodeBytes.ts) and, times the measured decode speed, at what rate: at equal
+ * rates the speed ratio is the inverse ratio of the bytes.
  */
 function printStepBytes(cached: number, rows: Row[], peers: PeerSpeeds[]): void {
   const shape = readShape(MODEL_DIR);
   const mb = (b: number) => (b / 1e6).toFixed(0);
-  console.log(`\n| bytes per decode step at ${cached} cached positions (arithmetic, bench/decodeBytes.ts) | weights MB | KV cache MB | total MB | streamed at the measured decode, GB/s |`);
+  console.log(`\n| bytes per decode step at ${cached} cached positions (arithmetic, bench/decodeBytes.ts) | weights MB | KV cache MB | total MB | read at the measured decode, GB/s |`);
   console.log('|---|---|---|---|---|');
   const ratios: string[] = [];
   for (const r of rows.filter((row) => row.variant === 'int4' || row.variant === 'fp32')) {
@@ -223,7 +223,7 @@ function printStepBytes(cached: number, rows: Row[], peers: PeerSpeeds[]): void 
     console.log(`| llama.cpp ${int4 ? 'q4_0' : 'f32'} | ${mb(l.weights)} | ${mb(l.kv)} | ${mb(total(l))} | ${((total(l) * theirs) / 1e9).toFixed(1)} |`);
     ratios.push(`${r.variant} ${(total(l) / total(o)).toFixed(2)}x`);
   }
-  console.log(`llama.cpp's bytes / ours (the decode ratio if both streamed equally fast): ${ratios.join(', ')}`);
+  console.log(`llama.cpp's bytes / ours (the decode ratio at equal rates): ${ratios.join(', ')}`);
 }
 
 /** Runs node-llama-cpp on the same weights (GGUF) and prompt ids: its prefill and decode speed per variant. */

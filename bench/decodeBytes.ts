@@ -1,12 +1,14 @@
 /**
- * Bytes one decoding step streams from memory, ours and llama.cpp's, for bench/complete. On one CPU thread a decode
- * step of this model is bound by memory bandwidth (all linear weights plus the KV cache are read once per token),
- * so the speed ratio of two engines that stream equally fast is the inverse ratio of these bytes. Printing them
- * beside the measured speeds (as GB/s) says whether a gap is the kernels' or the formats'.
+ * Bytes one decoding step reads, ours and llama.cpp's, for bench/complete: every linear weight and the whole KV
+ * cache once per token. bench/complete divides them by the measured step time: the rate each engine gets through
+ * its bytes. On this VM (one thread) fp32 weights went through at ~16 GB/s and both engines' 4-bit kernels at
+ * ~7.8 GB/s of packed weights (unpacking and scaling cost more than reading), so at 4 bits the speed ratio of the
+ * two engines is, to a few percent, the inverse ratio of their bytes: a gap in this table is the formats', not the
+ * kernels'.
  *
  * Arithmetic from config.json and the formats, not a measurement:
  *  - ours, int4: MatMulNBits with blocks of 32 four-bit values and one float32 scale each (onnx_quant.py; the
- *    kernels read the scales as float32, float16 scales measured no faster), 5 bits per weight; fp32: 4 bytes.
+ *    float16 variant of the op, float16 scales and activations, measured no faster), 5 bits per weight; fp32: 4 bytes.
  *    The KV cache is float32 and each step reads the whole buffer (engine/kvCache.ts CAPACITY_STEP_TOKENS).
  *  - llama.cpp: Q4_0 (blocks of 32 four-bit values and one float16 scale), 4.5 bits per weight; F32: 4 bytes. Its
  *    KV cache is float16 over the cached positions (its padding of the attended length is left out).
