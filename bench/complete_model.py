@@ -52,8 +52,9 @@ def build_hf(hf_dir: Path, demo_dir: Path) -> None:
     tmp.rename(hf_dir)
 
 
-EXPORTER_SOURCES = [Path(__file__).resolve().parent.parent / "server" / "trainer" / "repotune_trainer" / f
-                    for f in ("export_onnx.py", "onnx_graph.py", "onnx_builder.py", "onnx_quant.py")]
+# The exporter's files that shape the graph: export_onnx.py and every onnx_*.py (a listed subset went stale).
+_EXPORTER_DIR = Path(__file__).resolve().parent.parent / "server" / "trainer" / "repotune_trainer"
+EXPORTER_SOURCES = [_EXPORTER_DIR / "export_onnx.py", *sorted(_EXPORTER_DIR.glob("onnx_*.py"))]
 
 
 def main() -> int:

@@ -9,8 +9,8 @@ import { buildFimPrompt } from '../../server/src/examples/promptBuilder';
 import { detectFamily } from '../../server/src/examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../../server/src/models/tokenizer';
 
-/** The exporter's files that shape the graph. */
-const EXPORTER_SOURCES = ['export_onnx.py', 'onnx_graph.py', 'onnx_builder.py', 'onnx_quant.py'];
+/** The exporter's files that shape the graph: export_onnx.py and every onnx_*.py (a listed subset went stale). */
+const EXPORTER_SOURCE = /^(export_onnx|onnx_\w+)\.py$/;
 /** Lines of the exporter's stderr quoted when it fails. */
 const EXPORT_ERROR_TAIL_LINES = 20;
 
@@ -21,7 +21,9 @@ export function ensureDemoOnnx(attention?: 'gqa' | 'concat'): string {
   const dir = path.join(CACHE_DIR, attention ? `demo-onnx-${attention}` : 'demo-onnx');
   const complete = fs.existsSync(path.join(dir, 'model.onnx')) && fs.existsSync(path.join(dir, 'repotune-onnx.json'));
   // Stale when older than the weights or than the exporter's code (a changed graph must be re-exported).
-  const sources = [path.join(modelDir, 'model.safetensors'), ...EXPORTER_SOURCES.map((f) => path.join(TRAINER_DIR, 'repotune_trainer', f))];
+  const exporterDir = path.join(TRAINER_DIR, 'repotune_trainer');
+  const exporter = fs.readdirSync(exporterDir).filter((f) => EXPORTER_SOURCE.test(f));
+  const sources = [path.join(modelDir, 'model.safetensors'), ...exporter.map((f) => path.join(exporterDir, f))];
   if (complete && fs.statSync(path.join(dir, 'model.onnx')).mtimeMs >= Math.max(...sources.map((f) => fs.statSync(f).mtimeMs))) {
     return dir;
   }
