@@ -48,8 +48,9 @@ def build_decoder_model(
 ) -> onnx.ModelProto:
     """Returns the ModelProto; make_tensor decides where each initializer's bytes go.
 
-    quantize "int4"/"int8" turns every linear layer and the lm_head into MatMulNBits (onnx_quant.py); the
-    embedding lookup stays fp32, and the graph's inputs and outputs are the same as the fp32 graph's.
+    quantize "int4"/"int8" turns every linear layer and the lm_head into MatMulNBits (onnx_quant.py) and looks
+    the embedding up in its quantized table (GraphBuilder.embed); the graph's inputs and outputs are the same as
+    the fp32 graph's.
     attention: see ATTENTION_CHOICES; both graphs have the same inputs and outputs.
     """
     if quantize not in QUANTIZATION_CHOICES:
@@ -108,7 +109,7 @@ def build_decoder_model(
     key_pos = g.op("Unsqueeze", g.op("Range", "zero_scalar", total_len, "one_scalar"), "zero_1d")
     visible = g.op("LessOrEqual", key_pos, query_pos)
 
-    hidden = g.op("Gather", g.const("embed_tokens", g.require("model.embed_tokens.weight")), "input_ids", axis=0)
+    hidden = g.embed("input_ids")
     for i in range(s.num_layers):
         p = f"model.layers.{i}"
         x = g.norm(hidden, f"{p}.input_layernorm")

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -101,15 +102,23 @@ def test_quantized_export_matches_dequantized_graph_and_stays_close_to_fp32(
         exact_dir = export_onnx(str(demo_model_dir), None, str(tmp_path / f"{kind}-exact"), quantize=kind)["onnx_dir"]
     exact_session, _ = _export_session(Path(exact_dir))
     assert meta["weight_quantization"] == kind and meta["dtype"] == "float32"
+    graph = onnx.load(str(Path(result["onnx_dir"]) / "model.onnx"), load_external_data=False).graph
+    assert "embed_tokens" not in {t.name for t in graph.initializer}, "no fp32 copy of the embedding"
+    assert [n.op_type for n in graph.node].count("GatherBlockQuantized") == 1
     assert [i.name for i in session.get_inputs()] == meta["inputs"]
 
     # The same graph built in fp32 from the dequantized weights: isolates wiring errors from quantization error.
     spec, weights = _decoder_spec_and_weights(_load_merged_model(demo_model_dir, None))
     linear = [name for name in weights if name.endswith("proj.weight")]
     deq = {**weights, **{name: dequantize(quantize_blockwise(weights[name], kind)) for name in linear}}
-    if spec.tied_lm_head:  # the quantized graph's head is a quantized copy of the embedding; the lookup stays fp32
+    # The quantized graph looks the embedding up in an int8 table (GraphBuilder.embed); a tied head is a copy of the
+    # embedding quantized as the export. The reference holds both dequantized, the head untied.
+    embedding = weights["model.embed_tokens.weight"]
+    assert spec.hidden_size % BLOCK_SIZE == 0, "the demo model must exercise the quantized lookup"
+    deq["model.embed_tokens.weight"] = dequantize(quantize_blockwise(embedding, onnx_builder.EMBEDDING_QUANTIZATION))
+    if spec.tied_lm_head:
         spec = spec.__class__(**{**spec.__dict__, "tied_lm_head": False})
-        deq["lm_head.weight"] = dequantize(quantize_blockwise(weights["model.embed_tokens.weight"], kind))
+        deq["lm_head.weight"] = dequantize(quantize_blockwise(embedding, kind))
     with TensorStore(None) as store:
         reference = build_decoder_model(spec, deq.get, store.make_tensor)
     ref_session = ort.InferenceSession(reference.SerializeToString(), providers=["CPUExecutionProvider"])
