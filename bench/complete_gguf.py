@@ -4,8 +4,8 @@ GGUF export (server/trainer/repotune_trainer/export_gguf.py), so the peer also p
     python bench/complete_gguf.py BENCH_DIR
 
 Writes BENCH_DIR/gguf/model-f32.gguf and model-q4_0.gguf: the same weights; Q4_0 (blocks of 32, one scale) for
-every 2-D weight in the q4_0 file, as our int4 ONNX export (which keeps the embedding lookup fp32 but quantizes the
-tied lm_head). The demo tokenizer's 1,088 tokens are padded with unused placeholder tokens up to the model's
+every 2-D weight in the q4_0 file, as our int4 ONNX export (whose tied lm_head is int4 too; its embedding lookup is
+an int8 table, which reads one row per token). The demo tokenizer's 1,088 tokens are padded with unused placeholder tokens up to the model's
 151,936 rows.
 """
 

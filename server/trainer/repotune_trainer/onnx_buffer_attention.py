@@ -8,8 +8,9 @@ positions P.. of the buffer hold stale values. This graph attends over the whole
 plus the fed positions' own keys (causally), and outputs only the fed positions' keys/values (new_key_values.*,
 [1, S, kv_heads * head_dim]), which the engine writes into its buffer. No present.* output: nothing copies the cache.
 
-Why not GroupQueryAttention ("gqa"): from Node it cannot write in place (onnxruntime-node copies inputs into ORT's
-memory and allocates outputs itself), so the kernel copies the past into a new present buffer at every step. In one
+Why not GroupQueryAttention ("gqa"): from Node it cannot write in place (onnxruntime-node allocates the outputs
+itself, so present is never the past's memory), so the kernel copies the past into a new present buffer at every
+step. In one
 Node process, alternating, int4 0.5B shape, one thread, 2k context: decode 57.8 ms per token with this graph, 72.2
 with gqa.
 

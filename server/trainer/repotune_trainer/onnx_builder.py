@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from .onnx_quant import ACCURACY_LEVEL, BLOCK_SIZE, QuantizedWeight, quantize_blockwise
+from .onnx_quant import ACCURACY_LEVEL, BLOCK_SIZE, quantize_blockwise
 
 # Domain of onnxruntime's contrib ops (MatMulNBits, GroupQueryAttention).
 MS_DOMAIN = "com.microsoft"
@@ -83,8 +83,6 @@ class GraphBuilder:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._n = 0
-        # prefix -> (packed, scales) initializer names and the weight they hold (quantized_weight()).
-        self._quantized: dict[str, tuple[str, str, QuantizedWeight]] = {}
 
     def op(self, op_type: str, *inputs: str, **attrs) -> str:
         """Appends one node with a single output and returns the output's name."""
@@ -122,40 +120,32 @@ class GraphBuilder:
 
     def matmul_nbits(self, x: str, weight: np.ndarray, prefix: str) -> str:
         """x @ W^T with W [N, K] blockwise-quantized (onnx_quant.py) into a com.microsoft MatMulNBits node."""
-        packed, scales, qw = self.quantized_weight(weight, prefix)
+        qw = quantize_blockwise(weight, self.quantize)
+        packed = self.const(f"{prefix}.weight_q{qw.bits}", qw.packed)
+        scales = self.const(f"{prefix}.weight_scales", qw.scales)
         return self.op(
             "MatMulNBits", x, packed, scales, domain=MS_DOMAIN,
             K=qw.k, N=qw.n, bits=qw.bits, block_size=BLOCK_SIZE, accuracy_level=ACCURACY_LEVEL,
         )
 
-    def quantized_weight(self, weight: np.ndarray, prefix: str, kind: str | None = None) -> tuple[str, str, QuantizedWeight]:
-        """The packed and scales initializers of `weight` quantized (`kind`, default the export's) under `prefix`,
-        made once: a tied lm_head and the embedding lookup can share them."""
-        if prefix not in self._quantized:
-            qw = quantize_blockwise(weight, kind or self.quantize)
-            self._quantized[prefix] = (self.const(f"{prefix}.weight_q{qw.bits}", qw.packed),
-                                       self.const(f"{prefix}.weight_scales", qw.scales), qw)
-        return self._quantized[prefix]
-
     def embed(self, ids: str) -> str:
         """The embedding rows of `ids` ([1, S] -> [1, S, H]).
 
-        Quantized exports look them up in an int8 table (com.microsoft GatherBlockQuantized reads MatMulNBits'
-        layout): the file and the sidecar hold no fp32 copy of the vocabulary, 545 MB for Qwen2.5-Coder-0.5B and
-        933 MB for 1.5B, a quarter of that instead. An int8 export's tied lm_head multiplies by the same table. Not
-        int4: the lookup's error enters every layer (on the demo model greedy agreement with fp32 fell from 0.58 to
-        0.17 with an int4 table, and stays at 0.58 with int8). A hidden size that is not a whole number of blocks
-        keeps the fp32 lookup (its packed rows carry padding)."""
+        Quantized exports look them up in an int8 table (com.microsoft GatherBlockQuantized, MatMulNBits' block
+        layout): the file holds no fp32 copy of the vocabulary (545 MB for Qwen2.5-Coder-0.5B, 933 MB for 1.5B), a
+        quarter of that instead; the int4 0.5B-shaped export went from 854 to 462 MB. Not int4: the lookup's error
+        enters every layer (on the demo model greedy agreement with fp32 fell from 0.58 to 0.17 with an int4 table;
+        0.58 with int8). The table is stored in the op's 2-D layout rather than reshaped in the graph: onnxruntime
+        maps external initializers from the file, so only the rows looked up are read, where a reshaped copy is
+        resident (peak RSS +150-200 MB, measured). A hidden size that is not a whole number of blocks keeps the
+        fp32 lookup (the packed rows would carry padding)."""
         table = self.require("model.embed_tokens.weight")
         if not self.quantize or self.spec.hidden_size % BLOCK_SIZE:
             return self.op("Gather", self.const("embed_tokens", table), ids, axis=0)
-        shared = self.quantize == EMBEDDING_QUANTIZATION and self.spec.tied_lm_head
-        packed, scales, qw = self.quantized_weight(table, "lm_head" if shared else "model.embed_tokens", EMBEDDING_QUANTIZATION)
-        rows_shape = np.array([qw.n, qw.k * qw.bits // 8], dtype=np.int64)  # [V, H] of packed bytes
-        scales_shape = np.array([qw.n, qw.k // BLOCK_SIZE], dtype=np.int64)
-        rows = self.op("Reshape", packed, self.const(f"{packed}.rows_shape", rows_shape))
-        row_scales = self.op("Reshape", scales, self.const(f"{scales}.rows_shape", scales_shape))
-        return self.op("GatherBlockQuantized", rows, ids, row_scales, domain=MS_DOMAIN,
+        qw = quantize_blockwise(table, EMBEDDING_QUANTIZATION)
+        rows = self.const(f"embed_tokens.weight_q{qw.bits}", qw.packed.reshape(qw.n, -1))  # [V, H * bits / 8]
+        scales = self.const("embed_tokens.weight_scales", qw.scales.reshape(qw.n, -1))  # [V, H / block]
+        return self.op("GatherBlockQuantized", rows, ids, scales, domain=MS_DOMAIN,
                        gather_axis=0, quantize_axis=1, block_size=BLOCK_SIZE, bits=qw.bits)
 
     def norm(self, x: str, prefix: str) -> str:

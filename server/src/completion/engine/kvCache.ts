@@ -4,15 +4,15 @@
  * completion/stablePrompt.ts keeps everything but the prompt's end still) prefill only its new tail.
  *
  * Memory is allocated once and reused, instead of fresh arrays of the whole cache per token (measured in
- * bench/complete). onnxruntime-node copies every input into its own memory and every fetched output back into the
- * caller's array, so what crosses per run is what costs:
+ * bench/complete). onnxruntime-node reads inputs in place (a 67 MB input costs nothing measurable) but allocates
+ * the outputs itself and copies every fetched one back into the caller's array, so what is fetched per run costs:
  *  - shared (exports with `sharedKvBuffer`: attention "buffer", the default, or "gqa"): one buffer per layer's keys
  *    and values, of layout [1, kvH, capacity, D] (the buffer graph's keys: [1, kvH, D, capacity]), fed as
  *    past_key_values.*; truncating is just forgetting ids.
  *    The fed positions' keys/values come back as new_key_values.* ([1, S, kvH * D], `newKeyValues` exports) and
  *    are written into the buffer here. Older gqa exports bind the buffer as present.* too, which onnxruntime-node
- *    serves by copying the whole buffer back after every run (it copies inputs into its own memory and fetched
- *    outputs back; ~15 ms of an ~85 ms decode step of the 0.5B shape at a 2k context);
+ *    serves by copying the whole buffer back after every run (~15 ms of an ~85 ms decode step of the 0.5B shape at
+ *    a 2k context);
  *  - compact (older "concat" exports, whose past must hold exactly P positions): two buffers per layer, the one
  *    the next run reads past_key_values.* from and the one ORT writes present.* into, swapped after each run; both
  *    hold the layout [1, kvH, P, D] in their first kvH*P*D floats.
