@@ -28,11 +28,12 @@ const MIN_REUSED_TOKENS = 8;
  * The prompt is prefilled in runs of at most this many tokens. onnxruntime-node runs a session on the main thread,
  * so a run holds the sidecar's event loop (and a newer keystroke's cancellation) for its whole length; between
  * chunks the abort signal is checked and the keys/values done so far stay cached for the next prompt. Measured on
- * the int4 0.5B-shaped bench model, one thread: a 256-token run held the loop for 2.0 s, a 64-token run for 0.46 s;
- * and a 1,536-token prefill ran as fast or slightly faster in 64-token chunks (116-119 tok/s, against 113-115 with
- * 256): the int4 kernels peak near 64 rows (116 GFLOP/s, 107 at 256).
+ * the 0.5B-shaped bench model, one thread, in onnxruntime-node: a run holds the loop 2.0 s at 256 tokens (int4),
+ * 0.95 s at 128, 0.46 s at 64. Prefill speed, alternating runs of a 2k prompt: 128 is as fast as 256 (fp32 131.8
+ * against 131.0 tok/s, int4 equal within noise), while 64 costs fp32 about 12% (each run reads all 2 GB of fp32
+ * weights once).
  */
-export const PREFILL_CHUNK_TOKENS = 64;
+export const PREFILL_CHUNK_TOKENS = 128;
 
 /** Scoring restarts the KV cache after this many tokens (a window well inside any model's context). */
 export const SCORE_WINDOW_TOKENS = 1024;
