@@ -56,6 +56,9 @@ await Promise.all([
   // Harvest worker threads (server/src/harvest/pool.ts looks for it beside or above the bundle that starts them).
   esbuild.build({ ...common, entryPoints: ['server/src/harvest/worker.ts'], outfile: 'dist/harvestWorker.js' }),
   withTests && esbuild.build({ ...common, entryPoints: ['server/src/harvest/worker.ts'], outfile: 'out/test/harvestWorker.js' }),
+  // The completion engine's thread (server/src/completion/engine/ortThread.ts looks for it the same way).
+  esbuild.build({ ...common, entryPoints: ['server/src/completion/engine/ortThreadWorker.ts'], outfile: 'dist/ortWorker.js' }),
+  withTests && esbuild.build({ ...common, entryPoints: ['server/src/completion/engine/ortThreadWorker.ts'], outfile: 'out/test/ortWorker.js' }),
   withTests &&
     esbuild.build({ ...common, sourcemap: true, minify: false, entryPoints: findTests('test'), outdir: 'out/test', outbase: 'test' }),
 ]);

@@ -42,6 +42,7 @@ export const REQUIRED_FILES = [
   'extension/dist/extension.js',
   'extension/dist/server.js',
   'extension/dist/harvestWorker.js',
+  'extension/dist/ortWorker.js',
   'extension/dist/harvestNative.node',
   'extension/dist/tree-sitter/tree-sitter.wasm',
   'extension/dist/tree-sitter/tree-sitter-python.wasm',

@@ -15,7 +15,8 @@ import { detectFamily, type ModelFamily } from '../examples/families';
 import { loadTokenizer, type CodeTokenizer } from '../models/tokenizer';
 import { CompletionCache, COMPLETION_CACHE_ENTRIES } from './cache';
 import { cursorWindows, DEFAULT_WINDOW_BUDGET, type WindowBudget } from './context';
-import { OrtEngine, type EngineOptions } from './engine/ortEngine';
+import type { EngineOptions } from './engine/ortEngine';
+import { OrtThreadEngine } from './engine/ortThread';
 import type { CompletionEngine, EngineLoader, GenerateResult, ServedModel } from './engine/engine';
 import { defaultFilters, runFilters, type FilterVerdict } from './filters';
 import { postprocessCompletion } from './postprocess';
@@ -40,7 +41,7 @@ export interface CompletionServiceOptions extends PrefilterOptions {
   readonly onnxDir: string;
   /** The adapter merged into that export (TorchEngine serves base + adapter); absent = the base model. */
   readonly adapterDir?: string;
-  /** Loads the engine for a model; default OrtEngine on the ONNX export (with `engine` options). */
+  /** Loads the engine for a model; default OrtEngine on the ONNX export, on its own thread (with `engine` options). */
   readonly loadEngine?: EngineLoader;
   readonly maxNewTokens?: number;
   readonly promptBudget?: PromptBudget;
@@ -264,7 +265,7 @@ export class CompletionService {
   }
 
   private loadEngine(model: ServedModel): Promise<CompletionEngine> {
-    return (this.opts.loadEngine ?? ((m) => OrtEngine.load(m.onnxDir, this.opts.engine)))(model);
+    return (this.opts.loadEngine ?? ((m) => OrtThreadEngine.load(m.onnxDir, this.opts.engine)))(model);
   }
 
   async dispose(): Promise<void> {

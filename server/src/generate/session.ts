@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { detectFamily, type ModelFamily } from '../examples/families';
 import { harvest } from '../harvest/harvest';
 import { loadTokenizer, type CodeTokenizer } from '../models/tokenizer';
-import { OrtEngine } from '../completion/engine/ortEngine';
+import type { CompletionEngine } from '../completion/engine/engine';
+import { OrtThreadEngine } from '../completion/engine/ortThread';
 import { readActiveRun, type ActiveRun } from '../pipeline/runStore';
 import { findModelClasses, inferFramework, type ModelClassExample } from './repoStyle';
 import type { Framework } from './spec';
@@ -26,7 +27,7 @@ export function requireActiveRun(storageDir: string, workspace: string): ActiveR
 }
 
 export interface GenerationModel {
-  readonly engine: OrtEngine;
+  readonly engine: CompletionEngine;
   readonly tokenizer: CodeTokenizer;
   readonly family: ModelFamily;
   readonly adapter: string;
@@ -36,12 +37,13 @@ export interface GenerationModel {
 /**
  * Loads the workspace's active run for one generation. A session of its own rather than the completion service's:
  * generation runs for seconds and must not hold up (or be aborted by) typing; the cost is a second copy of the
- * weights in memory while it runs, freed by dispose().
+ * weights in memory while it runs, freed by dispose(). On a thread of its own (ortThread.ts), like the completion
+ * engine, so its model runs do not hold the sidecar's event loop either.
  */
 export async function openGenerationModel(active: ActiveRun): Promise<GenerationModel> {
   const tokenizer = loadTokenizer(active.modelDir);
   const family = detectFamily(tokenizer, path.basename(active.modelDir));
-  const engine = await OrtEngine.load(active.onnxDir);
+  const engine = await OrtThreadEngine.load(active.onnxDir);
   return { engine, tokenizer, family, adapter: active.runId, dispose: () => engine.dispose() };
 }
 

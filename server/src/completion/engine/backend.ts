@@ -1,6 +1,6 @@
 /**
  * Which engine serves completions (setting repotune.completions.backend, read at sidecar start):
- * - "onnx": OrtEngine, onnxruntime-node on the CPU, in the sidecar's process (the default path, unchanged).
+ * - "onnx": OrtEngine, onnxruntime-node on the CPU, on a thread of the sidecar's process (ortThread.ts; the default).
  * - "torch": TorchEngine, the Python serving worker (torch; CUDA when present, else CPU).
  * - "auto": torch when the trainer's Python sees a CUDA GPU, else onnx. Machines without an NVIDIA driver decide at
  *   once, without starting Python, so the CPU path starts as fast as before; with one, the trainer worker's `env`
@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkTrainerEnvironment, type EnvRequester } from '../../environment/checkEnvironment';
 import type { EngineLoader } from './engine';
-import { OrtEngine } from './ortEngine';
+import { OrtThreadEngine } from './ortThread';
 import { TorchEngine, type TorchEngineOptions } from './torchEngine';
 
 export const COMPLETION_BACKENDS = ['auto', 'onnx', 'torch'] as const;
@@ -55,7 +55,7 @@ export interface LoaderOptions extends Pick<TorchEngineOptions, 'python' | 'trai
 
 /** The CompletionService's engine loader for a resolved backend. */
 export function engineLoader(opts: LoaderOptions): EngineLoader {
-  const onnx: EngineLoader = (m) => OrtEngine.load(m.onnxDir);
+  const onnx: EngineLoader = (m) => OrtThreadEngine.load(m.onnxDir);
   if (opts.backend === 'onnx') return onnx;
   return async (m) => {
     try {

@@ -25,13 +25,13 @@ const CORE_SHARE = 0.5;
 const MIN_REUSED_TOKENS = 8;
 
 /**
- * The prompt is prefilled in runs of at most this many tokens. onnxruntime-node runs a session on the main thread,
- * so a run holds the sidecar's event loop (and a newer keystroke's cancellation) for its whole length; between
- * chunks the abort signal is checked and the keys/values done so far stay cached for the next prompt. Measured on
- * the 0.5B-shaped bench model, one thread, in onnxruntime-node: a run holds the loop 2.0 s at 256 tokens (int4),
- * 0.95 s at 128, 0.46 s at 64. Prefill speed, alternating runs of a 2k prompt: 128 is as fast as 256 (fp32 131.8
- * against 131.0 tok/s, int4 equal within noise), while 64 costs fp32 about 12% (each run reads all 2 GB of fp32
- * weights once).
+ * The prompt is prefilled in runs of at most this many tokens. onnxruntime-node runs a session on the calling
+ * thread and a run cannot be interrupted, so a run holds that thread (the engine's own in the sidecar, ortThread.ts)
+ * and a newer keystroke's cancellation for its whole length; between chunks the abort signal is checked and the
+ * keys/values done so far stay cached for the next prompt. Measured on the 0.5B-shaped bench model, one thread, in
+ * onnxruntime-node: a run takes 2.0 s at 256 tokens (int4), 0.95 s at 128, 0.46 s at 64. Prefill speed,
+ * alternating runs of a 2k prompt: 128 is as fast as 256 (fp32 131.8 against 131.0 tok/s, int4 equal within
+ * noise), while 64 costs fp32 about 12% (each run reads all 2 GB of fp32 weights once).
  */
 export const PREFILL_CHUNK_TOKENS = 128;
 
@@ -39,6 +39,12 @@ export const PREFILL_CHUNK_TOKENS = 128;
 export const SCORE_WINDOW_TOKENS = 1024;
 
 export type { StopReason, GenerateOptions, GenerateResult } from './engine';
+
+/**
+ * GenerateOptions as OrtEngine reads them: it only reads whether the request was cancelled, so the worker thread
+ * (ortThreadWorker.ts) can pass a flag the main thread sets in shared memory.
+ */
+export type OrtGenerateOptions = Omit<GenerateOptions, 'signal'> & { readonly signal?: Pick<AbortSignal, 'aborted'> };
 
 export interface EngineOptions {
   /** Keep and reuse the KV cache between calls (default true). */
@@ -126,7 +132,7 @@ export class OrtEngine implements CompletionEngine {
     return this.logits;
   }
 
-  async generate(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+  async generate(promptIds: readonly number[], opts: OrtGenerateOptions): Promise<GenerateResult> {
     if (this.disposed) throw new Error('OrtEngine used after dispose()');
     if (this.busy) throw new Error('OrtEngine.generate called while another generation runs; calls must be serialised');
     if (promptIds.length === 0) throw new Error('generate needs at least one prompt token');
