@@ -98,6 +98,7 @@ async function fineTune(ctx: Ctx): Promise<void> {
     modelDir: config.modelDirectory,
     maxSteps: config.maxSteps || undefined, // 0: the sidecar sizes the run
     gate: config.evaluationGate,
+    quantization: config.servingQuantization,
     confirmBeforeTraining: config.confirmBeforeTraining,
   };
   ctx.log.info(`Fine-tune on ${params.workspace} (${params.maxSteps ?? 'automatic'} steps, model ${params.modelDir ?? 'demo'})`);

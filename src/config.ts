@@ -7,7 +7,9 @@ import {
   MAX_STEPS_MIN,
   SETTINGS,
   SETTINGS_SECTION,
+  SERVING_QUANTIZATIONS,
   type CompletionBackendName,
+  type ServingQuantization,
   type LogLevelName,
   type SettingId,
 } from './settingsSchema';
@@ -23,6 +25,7 @@ export interface RepoTuneConfig {
   completionsEnabled: boolean;
   completionsBackend: CompletionBackendName;
   evaluationGate: boolean;
+  servingQuantization: ServingQuantization;
   confirmBeforeTraining: boolean;
   logLevel: LogLevelName;
 }
@@ -45,6 +48,7 @@ export function readConfig(): RepoTuneConfig {
     : (SETTINGS['repotune.training.maxSteps'].default as number);
   const level = read<string>('repotune.logLevel');
   const backend = read<string>('repotune.completions.backend');
+  const quantization = read<string>('repotune.serving.quantization');
   return {
     pythonPath: nonEmpty(String(read<string>('repotune.pythonPath') ?? '')),
     modelDirectory: nonEmpty(String(read<string>('repotune.modelDirectory') ?? '')),
@@ -52,6 +56,7 @@ export function readConfig(): RepoTuneConfig {
     completionsEnabled: read<boolean>('repotune.completions.enabled') !== false,
     completionsBackend: (COMPLETION_BACKENDS as readonly string[]).includes(backend) ? (backend as CompletionBackendName) : 'auto',
     evaluationGate: read<boolean>('repotune.evaluation.gate') !== false,
+    servingQuantization: (SERVING_QUANTIZATIONS as readonly string[]).includes(quantization) ? (quantization as ServingQuantization) : 'auto',
     confirmBeforeTraining: read<boolean>('repotune.confirmBeforeTraining') !== false,
     logLevel: (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevelName) : 'info',
   };

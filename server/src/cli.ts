@@ -3,7 +3,7 @@
  *
  *   repotune demo [--steps N] [--storage DIR]            fine-tune on this repository with the DEMO model, show
  *                                                        a completion before and after, and where the adapter is
- *   repotune fine-tune <repo> [--model DIR] [--steps N] [--lr X] [--no-gate] [--storage DIR] [--json]
+ *   repotune fine-tune <repo> [--model DIR] [--steps N] [--lr X] [--no-gate] [--quantize auto|none|int8|int4] [--storage DIR] [--json]
  *   repotune harvest <repo> --out <dir>                  write the manifest and harvested corpus
  *   repotune complete <file> --line N --col N [--workspace DIR] [--storage DIR]
  *   repotune generate --workspace DIR --task T --inputs "x: float32[B, 16]" --outputs "logits: float32[B, 4]"
@@ -39,7 +39,7 @@ const SOURCE_ROOT = path.resolve(__dirname, '..');
 
 const USAGE = `usage:
   repotune demo [--steps N] [--storage DIR]
-  repotune fine-tune <repo> [--model DIR] [--steps N] [--lr X] [--no-gate] [--storage DIR] [--json]
+  repotune fine-tune <repo> [--model DIR] [--steps N] [--lr X] [--no-gate] [--quantize auto|none|int8|int4] [--storage DIR] [--json]
   repotune harvest <repo> --out <dir> ${HARVEST_CLI_USAGE}
   repotune complete <file> --line N --col N [--workspace DIR] [--storage DIR]
   repotune generate --workspace DIR --task T --inputs SPEC --outputs SPEC --loss NAME [--framework torch] [--run] [--target FILE] [--storage DIR] [--json]

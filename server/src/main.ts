@@ -16,7 +16,7 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { Notifications, Requests, type ActivateRunResult, type ConfirmTrainingResult, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type StatusParams } from './protocol';
+import { Notifications, Requests, type ActivateRunResult, type ConfirmTrainingResult, type FineTuneParams, type GenerateModelCodeParams, type InitOptions, type ServingQuantization, type StatusParams } from './protocol';
 import { TrainerProcess, TrainerError } from './training/trainerProcess';
 import { resolvePython } from './training/python';
 import { checkTrainerEnvironment } from './environment/checkEnvironment';
@@ -48,8 +48,8 @@ let servedModelDir: string | undefined;
 let status: StatusParams = { state: 'starting', message: 'Starting' };
 let fineTuneRunning = false;
 let pythonExe = 'python3';
-/** Engine loader of repotune.completions.backend, resolved once (on the first serve) per sidecar start. */
-let loadEngine: Promise<EngineLoader> | undefined;
+/** repotune.completions.backend and its engine loader, resolved once (on the first serve or fine-tune) per sidecar start. */
+let engineBackend: Promise<{ backend: 'onnx' | 'torch'; load: EngineLoader }> | undefined;
 /** Between two generate-progress notifications: the preview stays live without one message per token. */
 const GENERATE_PROGRESS_INTERVAL_MS = 100;
 
@@ -92,18 +92,28 @@ connection.onInitialized(async () => {
 });
 
 /** Resolves repotune.completions.backend ("auto": torch on a CUDA machine, else onnx) into the engine loader. */
-async function completionEngineLoader(): Promise<EngineLoader> {
+async function completionEngineLoader(): Promise<{ backend: 'onnx' | 'torch'; load: EngineLoader }> {
   const setting = parseBackend(options.completionsBackend);
   const { backend, reason } = await resolveBackend(setting, { trainer, pythonPath: pythonExe });
   log('info', `Completions served by ${backend === 'torch' ? 'torch (Python serving worker)' : 'onnxruntime (CPU)'}: ${reason}.`);
-  return engineLoader({ backend, fallbackToOnnx: setting === 'auto', python: pythonExe, trainerDir: options.trainerDir, log });
+  return { backend, load: engineLoader({ backend, fallbackToOnnx: setting === 'auto', python: pythonExe, trainerDir: options.trainerDir, log }) };
+}
+
+/**
+ * "auto" serving quantization applies to onnxruntime on the CPU: the torch engine serves the adapter at full
+ * precision, so the gate must score the fp32 export then.
+ */
+async function servingQuantizationFor(requested: ServingQuantization | undefined): Promise<ServingQuantization | undefined> {
+  if ((requested ?? 'auto') !== 'auto') return requested;
+  engineBackend ??= completionEngineLoader();
+  return (await engineBackend).backend === 'torch' ? 'none' : 'auto';
 }
 
 async function serve(run: Pick<ActiveRun, 'modelDir' | 'onnxDir' | 'adapterDir' | 'runId'>): Promise<void> {
   const { modelDir, onnxDir, adapterDir, runId: adapter } = run;
   try {
-    loadEngine ??= completionEngineLoader();
-    const load = await loadEngine;
+    engineBackend ??= completionEngineLoader();
+    const { load } = await engineBackend;
     // A run of another base model (activated from "Manage adapters") needs that model's tokenizer: a new service.
     if (completions && servedModelDir === modelDir) await completions.swapModel(onnxDir, adapterDir);
     else {
@@ -146,7 +156,7 @@ connection.onRequest(Requests.fineTune, async (params: FineTuneParams, token) =>
   try {
     setStatus({ state: 'harvesting', message: 'Reading the repository' });
     const outcome = await runFineTune(
-      { ...params, maxSteps: params.maxSteps ?? options.maxSteps },
+      { ...params, maxSteps: params.maxSteps ?? options.maxSteps, quantization: await servingQuantizationFor(params.quantization) },
       {
         trainer,
         storageDir: options.storageDir,

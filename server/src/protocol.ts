@@ -26,7 +26,16 @@ export interface FineTuneParams {
    * the summary is only announced, `repotune/harvestSummary`, and training starts at once).
    */
   confirmBeforeTraining?: boolean;
+  /**
+   * Weights of the ONNX export that is evaluated and served (setting repotune.serving.quantization; default
+   * 'auto': int4 for models of 100M parameters or more, fp32 below; pipeline/servingQuantization.ts).
+   */
+  quantization?: ServingQuantization;
 }
+
+/** Values of repotune.serving.quantization and `repotune fine-tune --quantize`. */
+export const SERVING_QUANTIZATIONS = ['auto', 'none', 'int8', 'int4'] as const;
+export type ServingQuantization = (typeof SERVING_QUANTIZATIONS)[number];
 
 /**
  * What the harvest kept and left out, sent as soon as it is done (before any training). Counts only: secrets are

@@ -34,6 +34,7 @@ import { buildRetrievalIndex } from '../../server/src/retrieval/repoIndex';
 import { REPO_ROOT, TRAINER_DIR, pythonPath, tempDir } from '../helpers/paths';
 import { DEMO_LEARNING_RATE } from '../../server/src/pipeline/fineTune';
 import { makeFixtureRepo, probeDocument, FIXTURE_PROBE } from '../helpers/fixtureRepo';
+import { baseOnnxDir } from '../../server/src/models/modelStore';
 
 /** Enough steps for the demo model to memorise the tiny fixture repository. */
 const TRAIN_STEPS = 80;
@@ -159,7 +160,11 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
     );
 
     // Re-tuning a workspace that serves an adapter: the new one is also checked on the previous run's holdout.
-    const retuned = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: GATED_RUN_STEPS })) as FineTuneResult;
+    // With int8 serving weights asked for: the export and the base arm it is judged against are both int8.
+    assert.equal(weightQuantization(result.onnxDir), null, '"auto" serves the small demo model in fp32');
+    const retuned = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: GATED_RUN_STEPS, quantization: 'int8' })) as FineTuneResult;
+    assert.equal(weightQuantization(retuned.onnxDir), 'int8');
+    assert.equal(weightQuantization(baseOnnxDir(storageDir, modelDir, 'int8')), 'int8', 'the base arm was exported with int8 weights too');
     const retunedReport = JSON.parse(fs.readFileSync(retuned.evaluation!.reportPath, 'utf8'));
     assert.equal(path.basename(retunedReport.forgetting?.previousRunDir ?? ''), path.basename(path.dirname(result.onnxDir)), 'checked against the active run');
     assert.ok(retunedReport.checkpoint?.reason, 'the checkpoint choice is recorded');
@@ -172,6 +177,11 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
     server.kill();
   }
 });
+
+/** The weight quantization an ONNX export's metadata records (null = fp32). */
+function weightQuantization(onnxDir: string): string | null {
+  return JSON.parse(fs.readFileSync(path.join(onnxDir, 'repotune-onnx.json'), 'utf8')).weight_quantization ?? null;
+}
 
 /** Polls `probe` until it returns something, or undefined after `timeoutMs`. */
 async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promise<T | undefined> {

@@ -11,16 +11,23 @@ import { runDemo } from '../pipeline/demo';
 import { harvest } from '../harvest/harvest';
 import { evaluateAdapter } from '../eval/evaluate';
 import { formatReport } from '../eval/report';
-import { ensureBaseOnnx } from '../models/modelStore';
+import { ensureBaseOnnxLike } from '../models/modelStore';
 import { abortOnSigint, printProgress, type CliContext } from './context';
-import { UsageError, learningRate, positiveInt } from './flags';
+import { UsageError, learningRate, positiveInt, servingQuantizationFlag } from './flags';
 
 export async function fineTuneCommand({ values, target, storageDir, steps, makeTrainer }: CliContext): Promise<number> {
   if (!target) throw new UsageError('fine-tune needs <repo>');
   const trainer = makeTrainer();
   try {
     const outcome = await runFineTune(
-      { workspace: path.resolve(target), modelDir: values.model && path.resolve(values.model), maxSteps: steps, learningRate: learningRate(values.lr), gate: !values['no-gate'] },
+      {
+        workspace: path.resolve(target),
+        modelDir: values.model && path.resolve(values.model),
+        maxSteps: steps,
+        learningRate: learningRate(values.lr),
+        gate: !values['no-gate'],
+        quantization: servingQuantizationFlag(values.quantize),
+      },
       {
         trainer,
         storageDir,
@@ -65,7 +72,7 @@ export async function evaluateCommand({ values, target, storageDir, makeTrainer 
     const holdout = (await harvest(workspace, {})).files.filter((f) => f.split === 'holdout');
     const report = await evaluateAdapter({
       modelDir: active.modelDir,
-      baseOnnxDir: await ensureBaseOnnx(trainer, storageDir, active.modelDir),
+      baseOnnxDir: await ensureBaseOnnxLike(trainer, storageDir, active.modelDir, active.onnxDir),
       adapterOnnxDir: active.onnxDir,
       holdout,
       maxTasks: values.tasks !== undefined ? positiveInt(values.tasks, '--tasks') : undefined,

@@ -6,6 +6,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readOnnxModelInfo } from '../completion/engine/onnxMetadata';
+import type { ExportQuantization } from '../protocol';
 import { DEMO_MODEL_TIMEOUT_MS, EXPORT_TIMEOUT_MS, TrainerError, type TrainerProcess } from '../training/trainerProcess';
 
 export const DEMO_MODEL_NAME = 'demo-tiny-qwen2';
@@ -37,17 +39,25 @@ export function checkModelDir(modelDir: string): void {
   }
 }
 
-/** Where the ONNX export of a base model (no adapter) is cached: the "before" of the demo and the base arms of evaluation. */
-export function baseOnnxDir(storageDir: string, modelDir: string): string {
+/**
+ * Where the ONNX export of a base model (no adapter) is cached: the "before" of the demo and the base arms of
+ * evaluation. One per weight quantization (fp32 keeps the folder name it always had).
+ */
+export function baseOnnxDir(storageDir: string, modelDir: string, quantize: ExportQuantization = null): string {
   const hash = crypto.createHash('sha256').update(path.resolve(modelDir)).digest('hex').slice(0, 12);
-  return path.join(storageDir, 'base-onnx', `${path.basename(modelDir)}-${hash}`);
+  return path.join(storageDir, 'base-onnx', `${path.basename(modelDir)}-${hash}${quantize ? `-${quantize}` : ''}`);
 }
 
-/** Exports the base model once and returns its ONNX directory. */
-export async function ensureBaseOnnx(trainer: TrainerProcess, storageDir: string, modelDir: string): Promise<string> {
-  const dir = baseOnnxDir(storageDir, modelDir);
+/** Exports the base model once (with `quantize` weights) and returns its ONNX directory. */
+export async function ensureBaseOnnx(trainer: TrainerProcess, storageDir: string, modelDir: string, quantize: ExportQuantization = null): Promise<string> {
+  const dir = baseOnnxDir(storageDir, modelDir, quantize);
   if (!fs.existsSync(path.join(dir, 'model.onnx'))) {
-    await trainer.request('export_onnx', { model_dir: modelDir, adapter_dir: null, out_dir: dir }, EXPORT_TIMEOUT_MS);
+    await trainer.request('export_onnx', { model_dir: modelDir, adapter_dir: null, out_dir: dir, quantize }, EXPORT_TIMEOUT_MS);
   }
   return dir;
+}
+
+/** The base model exported with the weights of `adapterOnnxDir` (an adapter's export): its arm is scored as served. */
+export function ensureBaseOnnxLike(trainer: TrainerProcess, storageDir: string, modelDir: string, adapterOnnxDir: string): Promise<string> {
+  return ensureBaseOnnx(trainer, storageDir, modelDir, readOnnxModelInfo(adapterOnnxDir).weightQuantization);
 }

@@ -13,7 +13,8 @@ import { chooseCheckpoint, type CheckpointCandidate, type CheckpointChoice } fro
 import { formatReport } from '../eval/report';
 import type { TaskSource } from '../eval/tasks';
 import type { RetrievalIndex } from '../retrieval/repoIndex';
-import { ensureBaseOnnx } from '../models/modelStore';
+import { ensureBaseOnnxLike } from '../models/modelStore';
+import type { ExportQuantization } from '../protocol';
 import { EXPORT_TIMEOUT_MS, type TrainerProcess } from '../training/trainerProcess';
 import type { ActiveRun } from './runStore';
 
@@ -54,7 +55,7 @@ export async function evaluateAndDecide(input: ActivationInput): Promise<Activat
   writeHoldout(input.runDir, input.seed, input.holdout);
   const evaluated = await evaluateAdapter({
     modelDir: input.modelDir,
-    baseOnnxDir: await ensureBaseOnnx(input.trainer, input.storageDir, input.modelDir),
+    baseOnnxDir: await ensureBaseOnnxLike(input.trainer, input.storageDir, input.modelDir, input.adapterOnnxDir),
     adapterOnnxDir: input.adapterOnnxDir,
     holdout: input.holdout,
     retrieval: input.retrieval,
@@ -85,6 +86,8 @@ export interface CheckpointInput {
   holdout: readonly TaskSource[];
   retrieval?: RetrievalIndex;
   seed: number;
+  /** Weights of the exports (the final one's too): servingQuantization.ts. */
+  quantize: ExportQuantization;
   signal?: AbortSignal;
 }
 
@@ -102,7 +105,7 @@ export async function chooseAdapterCheckpoint(input: CheckpointInput): Promise<{
     exportOnnx: async (c) => {
       const out = await input.trainer.request<{ onnx_dir: string }>(
         'export_onnx',
-        { model_dir: input.modelDir, adapter_dir: c.adapterDir, out_dir: path.join(input.runDir, `onnx-${c.name}`) },
+        { model_dir: input.modelDir, adapter_dir: c.adapterDir, out_dir: path.join(input.runDir, `onnx-${c.name}`), quantize: input.quantize },
         EXPORT_TIMEOUT_MS,
       );
       return out.onnx_dir;

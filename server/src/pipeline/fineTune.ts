@@ -15,6 +15,7 @@ import { EXPORT_TIMEOUT_MS, QUICK_REQUEST_TIMEOUT_MS, TRAIN_SILENCE_TIMEOUT_MS, 
 import type { FineTuneParams, FineTuneResult, HarvestSummaryParams, ProgressParams, Stage } from '../protocol';
 import { newRunDir, readActiveRun, writeActiveRun, type ActiveRun } from './runStore';
 import { chooseAdapterCheckpoint, evaluateAndDecide } from './activation';
+import { parseServingQuantization, resolveServingQuantization } from './servingQuantization';
 import { buildRetrievalIndex } from '../retrieval/repoIndex';
 import { harvestSummaryOf, oneLineSummary } from './trainingConfirmation';
 
@@ -86,6 +87,9 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
   checkModelDir(modelDir);
   await checkServable(deps.trainer, modelDir);
   const demo = isDemoModel(modelDir);
+  // Decided before training, so a bad setting fails in seconds, not after the run.
+  const serving = resolveServingQuantization(parseServingQuantization(params.quantization), modelDir);
+  deps.log('info', `The adapted model will be evaluated and served with ${serving.reason}.`);
   checkCancelled();
 
   stage('harvest', 'Reading the repository…', { percent: STAGE_END_PERCENT.model });
@@ -153,10 +157,10 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
     return { ...result, onnxDir: '', cancelled: true, activated: false, activationReason: reason, run: undefined };
   }
 
-  stage('export', 'Exporting the adapted model for serving…');
+  stage('export', `Exporting the adapted model for serving${serving.quantize ? ` (${serving.quantize} weights)` : ''}…`);
   const exported = await deps.trainer.request(
     'export_onnx',
-    { model_dir: modelDir, adapter_dir: trained.adapter_dir, out_dir: path.join(runDir, 'onnx') },
+    { model_dir: modelDir, adapter_dir: trained.adapter_dir, out_dir: path.join(runDir, 'onnx'), quantize: serving.quantize },
     EXPORT_TIMEOUT_MS,
   );
 
@@ -175,6 +179,7 @@ export async function runFineTune(params: FineTuneParams, deps: PipelineDeps, si
     holdout,
     retrieval,
     seed,
+    quantize: serving.quantize,
     signal,
   });
   deps.log('info', chosen.choice.reason);

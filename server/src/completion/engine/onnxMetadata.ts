@@ -32,6 +32,8 @@ export interface OnnxModelInfo {
   readonly keysTransposed: boolean;
   /** Absolute path of model.onnx. */
   readonly modelPath: string;
+  /** Weights of the linear layers: null = fp32, else blockwise int8/int4 (the export's --quantize). */
+  readonly weightQuantization: 'int8' | 'int4' | null;
 }
 
 /** A model directory that cannot be served; the message names the file and what to do. */
@@ -78,6 +80,7 @@ export function readOnnxModelInfo(onnxDir: string): OnnxModelInfo {
     newKeyValues: Array.isArray(meta.outputs) && meta.outputs.includes(newKeyName(0)),
     keysTransposed: meta.attention === 'buffer',
     modelPath,
+    weightQuantization: meta.weight_quantization === 'int8' || meta.weight_quantization === 'int4' ? meta.weight_quantization : null,
   };
 }
 
