@@ -125,7 +125,8 @@
     verdict.className = ev.gate.activate ? 'verdict pass' : 'verdict fail';
     const bpb = ev.bitsPerByte ? ` Bits per byte: base ${ev.bitsPerByte.base.toFixed(3)}, adapter ${ev.bitsPerByte.adapter.toFixed(3)}.` : '';
     const reason = /[.!?]$/.test(ev.gate.reason) ? ev.gate.reason : `${ev.gate.reason}.`;
-    verdict.textContent = `Gate ${ev.gate.activate ? 'passed' : 'not passed'} (${ev.tasks} tasks, run ${runId ?? '?'}): ${reason}${bpb}`;
+    const weights = ev.weights ? `, ${ev.weights} weights` : '';
+    verdict.textContent = `Gate ${ev.gate.activate ? 'passed' : 'not passed'} (${ev.tasks} tasks${weights}, run ${runId ?? '?'}): ${reason}${bpb}`;
   }
 
   function renderRuns(result, error) {

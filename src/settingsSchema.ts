@@ -98,7 +98,7 @@ export const SETTINGS = {
     enum: SERVING_QUANTIZATIONS,
     description:
       "Weights of the model a fine-tune exports for completions on the CPU (onnxruntime). 'auto' = int4 for models of 100M parameters or more " +
-      "(about 2.7× faster completions than fp32, a quarter of the size), fp32 for smaller ones, and fp32 when completions are served by torch. " +
+      "(it generates about 2.7× faster than fp32 and is a quarter of the size), fp32 for smaller ones, and fp32 when completions are served by torch. " +
       "'none' = fp32. The evaluation gate scores the export that is served. Applies to the next fine-tune.",
     order: 8,
   },

@@ -1,6 +1,6 @@
 /**
  * evaluation.json (server/src/eval/evaluate.ts EvalReport) reduced to what the dashboard's table shows: per arm
- * the three metrics with their 95 % intervals, bits per byte, and the gate's verdict. Defensive: the file comes
+ * the three metrics with their 95 % intervals, bits per byte, the weights evaluated, and the gate's verdict. Defensive: the file comes
  * from disk and may be from an older or newer version, so anything malformed yields null, not a broken page.
  */
 
@@ -14,6 +14,8 @@ export interface EvaluationView {
   tasks: number;
   arms: { name: string; exactMatch: Interval; editSimilarity: Interval; firstLineExactMatch: Interval }[];
   bitsPerByte?: { base: number; adapter: number };
+  /** "int4", or "base fp32, adapter int4" when the arms differ; absent in reports from before it was recorded. */
+  weights?: string;
   gate: { activate: boolean; reason: string; compared?: [string, string]; difference?: Interval };
   createdAt?: string;
 }
@@ -35,11 +37,14 @@ export function evaluationView(report: unknown): EvaluationView | null {
     arms.push({ name: arm.name, exactMatch, editSimilarity, firstLineExactMatch });
   }
   const bpb = r.bitsPerByte;
+  const w = r.weights;
+  const weights = typeof w?.base !== 'string' || typeof w?.adapter !== 'string' ? undefined : w.base === w.adapter ? w.base : `base ${w.base}, adapter ${w.adapter}`;
   const difference = interval(r.gate.difference);
   return {
     tasks: Array.isArray(r.tasks) ? r.tasks.length : 0,
     arms,
     ...(typeof bpb?.base === 'number' && typeof bpb?.adapter === 'number' ? { bitsPerByte: { base: bpb.base, adapter: bpb.adapter } } : {}),
+    ...(weights ? { weights } : {}),
     gate: {
       activate: r.gate.activate === true,
       reason: r.gate.reason,

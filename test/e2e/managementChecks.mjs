@@ -97,7 +97,7 @@ export async function runManagementChecks(wb, check, { storageDir, hub, hfHome }
     await wb.page.click(`.tab[aria-label*="${EDIT_FILE}"]`);
     if (runs.length !== 1 || !/active/.test(runs[0])) throw new Error(`adapter rows: ${runs.join(' | ')}`);
     if (arms.join(',') !== 'base,adapter,base+retrieval,adapter+retrieval') throw new Error(`arms: ${arms.join(',')}`);
-    if (!/Gate passed .*e2e sample verdict/.test(verdict)) throw new Error(`verdict: ${verdict}`);
+    if (!/Gate passed \(1 tasks, int4 weights, .*e2e sample verdict/.test(verdict)) throw new Error(`verdict: ${verdict}`);
     for (const f of ['Step', 'Loss', 'Tokens/s', 'ETA', 'Device memory']) {
       if (!figures.some((t) => t.startsWith(f))) throw new Error(`figure ${f} missing: ${figures.join(' | ')}`);
     }
@@ -193,6 +193,7 @@ function sampleEvaluation() {
     tasks: [{ id: 't', kind: 'next-line', target: 'x' }],
     arms: [arm('base', 0.3), arm('adapter', 0.4), arm('base+retrieval', 0.35), arm('adapter+retrieval', 0.5)],
     bitsPerByte: { base: 5.9, adapter: 4.9 },
+    weights: { base: 'int4', adapter: 'int4' },
     gate: { activate: true, reason: 'e2e sample verdict', compared: ['adapter+retrieval', 'base+retrieval'], difference: iv(0.15) },
     createdAt: new Date().toISOString(),
   };

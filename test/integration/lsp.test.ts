@@ -165,6 +165,7 @@ test('fine-tune through the sidecar, then complete from the adapted model', { ti
     const retuned = (await conn.sendRequest(Requests.fineTune, { workspace, maxSteps: GATED_RUN_STEPS, quantization: 'int8' })) as FineTuneResult;
     assert.equal(weightQuantization(retuned.onnxDir), 'int8');
     assert.equal(weightQuantization(baseOnnxDir(storageDir, modelDir, 'int8')), 'int8', 'the base arm was exported with int8 weights too');
+    assert.match(retuned.evaluation!.table, /completion tasks from the holdout, int8 weights/);
     const retunedReport = JSON.parse(fs.readFileSync(retuned.evaluation!.reportPath, 'utf8'));
     assert.equal(path.basename(retunedReport.forgetting?.previousRunDir ?? ''), path.basename(path.dirname(result.onnxDir)), 'checked against the active run');
     assert.ok(retunedReport.checkpoint?.reason, 'the checkpoint choice is recorded');

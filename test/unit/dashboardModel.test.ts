@@ -45,6 +45,7 @@ test('evaluation view: four arms with intervals and the gate; malformed reports 
     version: 1, seed: 0, tasks: [{ id: 'a' }, { id: 'b' }],
     arms: ['base', 'adapter', 'base+retrieval', 'adapter+retrieval'].map(arm),
     bitsPerByte: { base: 5.9, adapter: 4.9 },
+    weights: { base: 'int4', adapter: 'int4' },
     gate: { activate: false, reason: 'not better', compared: ['adapter+retrieval', 'base+retrieval'], difference: iv(-0.06) },
     createdAt: '2026-11-23T17:47:32.285Z',
   };
@@ -55,6 +56,9 @@ test('evaluation view: four arms with intervals and the gate; malformed reports 
   assert.equal('scores' in view.arms[0], false, 'per-task data stays out of the page');
   assert.deepEqual(view.gate.compared, ['adapter+retrieval', 'base+retrieval']);
   assert.deepEqual(view.bitsPerByte, { base: 5.9, adapter: 4.9 });
+  assert.equal(view.weights, 'int4');
+  assert.equal(evaluationView({ ...report, weights: { base: 'fp32', adapter: 'int8' } })?.weights, 'base fp32, adapter int8');
+  assert.equal(evaluationView({ ...report, weights: undefined })?.weights, undefined, 'older reports have none');
   assert.equal(evaluationView(null), null);
   assert.equal(evaluationView({ arms: [arm('base')] }), null, 'no gate');
   assert.equal(evaluationView({ ...report, arms: [{ name: 'base', exactMatch: iv(0.1) }] }), null, 'missing metrics');

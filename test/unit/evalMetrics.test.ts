@@ -76,5 +76,7 @@ test('a real evaluation of the demo model against itself: two arms, bits per byt
   assert.deepEqual(report.arms[0].predictions, report.arms[1].predictions, 'same model, same predictions');
   assert.ok(report.bitsPerByte.base > 0 && Math.abs(report.bitsPerByte.base - report.bitsPerByte.adapter) < 1e-9);
   assert.equal(report.gate.activate, false);
-  assert.match(formatReport(report), /edit similarity[\s\S]*bits per byte[\s\S]*gate: /);
+  assert.deepEqual(report.weights, { base: 'fp32', adapter: 'fp32' });
+  assert.match(formatReport(report), /holdout, fp32 weights[\s\S]*edit similarity[\s\S]*bits per byte[\s\S]*gate: /);
+  assert.match(formatReport({ ...report, weights: { base: 'fp32', adapter: 'int4' } }), /base fp32 and adapter int4 weights/);
 });

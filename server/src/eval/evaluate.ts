@@ -6,6 +6,7 @@
  */
 import { CompletionService } from '../completion/service';
 import { OrtEngine } from '../completion/engine/ortEngine';
+import { readOnnxModelInfo } from '../completion/engine/onnxMetadata';
 import { loadTokenizer } from '../models/tokenizer';
 import type { RetrievalIndex } from '../retrieval/repoIndex';
 import { bitsPerByte, bootstrapMean, editSimilarity, exactMatch, firstLineExactMatch, type Estimate } from './metrics';
@@ -38,12 +39,18 @@ export interface EvalReport {
   tasks: { id: string; kind: string; target: string }[];
   arms: ArmResult[];
   bitsPerByte: { base: number; adapter: number };
+  /** The weights each arm ran with (its export's quantization; fp32 unless pipeline/servingQuantization.ts chose). */
+  weights?: { base: WeightsName; adapter: WeightsName };
   gate: GateDecision;
   createdAt: string;
   /** Added by the pipeline: how the evaluated checkpoint was chosen, and the forgetting check (continual re-tuning). */
   checkpoint?: CheckpointChoice;
   forgetting?: ForgettingReport;
 }
+
+export type WeightsName = 'fp32' | 'int8' | 'int4';
+
+const weightsOf = (onnxDir: string): WeightsName => readOnnxModelInfo(onnxDir).weightQuantization ?? 'fp32';
 
 export interface EvaluateOptions {
   modelDir: string;
@@ -88,6 +95,7 @@ export async function evaluateAdapter(opts: EvaluateOptions): Promise<EvalReport
     tasks: tasks.map((t) => ({ id: t.id, kind: t.kind, target: t.target })),
     arms,
     bitsPerByte: bpb,
+    weights: { base: weightsOf(opts.baseOnnxDir), adapter: weightsOf(opts.adapterOnnxDir) },
     gate,
     createdAt: new Date().toISOString(),
   };

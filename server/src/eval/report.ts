@@ -9,8 +9,10 @@ export function formatReport(report: EvalReport): string {
   const rows = report.arms.map((a) => [a.name, pct(a.exactMatch), pct(a.editSimilarity), pct(a.firstLineExactMatch)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  const w = report.weights;
+  const weights = !w ? '' : w.base === w.adapter ? `, ${w.base} weights` : `, base ${w.base} and adapter ${w.adapter} weights`;
   return [
-    `${report.tasks.length} completion tasks from the holdout (95% bootstrap intervals in brackets)`,
+    `${report.tasks.length} completion tasks from the holdout${weights} (95% bootstrap intervals in brackets)`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
