@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ExportQuantization } from '../../protocol';
 
 export const ONNX_MODEL_FILE = 'model.onnx';
 export const ONNX_METADATA_FILE = 'repotune-onnx.json';
@@ -33,7 +34,7 @@ export interface OnnxModelInfo {
   /** Absolute path of model.onnx. */
   readonly modelPath: string;
   /** Weights of the linear layers: null = fp32, else blockwise int8/int4 (the export's --quantize). */
-  readonly weightQuantization: 'int8' | 'int4' | null;
+  readonly weightQuantization: ExportQuantization;
 }
 
 /** A model directory that cannot be served; the message names the file and what to do. */

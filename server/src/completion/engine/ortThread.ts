@@ -131,7 +131,7 @@ export class OrtThreadEngine implements CompletionEngine {
       GENERATE_TIMEOUT_MS,
     );
     try {
-      const result = await new Promise<GenerateResult>((resolve, reject) => {
+      return await new Promise<GenerateResult>((resolve, reject) => {
         this.running = { ids: [], onToken: opts.onToken, resolve, reject };
         const message: ToWorker = {
           type: 'generate',
@@ -142,7 +142,6 @@ export class OrtThreadEngine implements CompletionEngine {
         };
         worker.postMessage(message);
       });
-      return result;
     } finally {
       this.running = undefined;
       clearTimeout(watchdog);
