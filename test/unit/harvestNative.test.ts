@@ -169,6 +169,8 @@ function trickyFiles(n: number): Record<string, string | Uint8Array> {
     () => `${pick(['aws_secret_access_key', 'AWS_SECRET_KEY', 'secretAccessKey'])}${pick([': ', '=', ' = '])}${exact(40, AWS)}${pick([' # note', ';', ''])}\n`,
     // Config values that look like code (calls, indexes, property paths) beside ones that do not.
     () => `${caseOf(pick(assignment))}=${pick(['token[0]', 'cfg.db.pass1', 'get_pw(2)', 'Zq8xL2mN4vR7', 'a1.b-c9xQ', 'x$1.y_2,', 'f9.g8;'])}\n`,
+    // Values the assignment rules take for placeholders (secrets.ts isPlaceholder), beside near misses.
+    () => `${caseOf(pick(assignment))}${pick(ops)}${pick(quotes)}${pick(['<|image_pad|>', '${DB_PASSWORD_9}', '%(pw)s1234567', '{{ token_9x }}', '************', 'xXxxXXxxxXXx', 'your-api-key-9z', 'Zq8REDACTEDx', 'ChangeMe12345', 'key.example.org9', 'PlaceHolder-12a', 'dummy_val_1234', 'abc...xyz12345', 'Password', 'Zq8xL2mN4<vR7', 'passw0rd9Zq8x', 'x${Zq8xL2mN4v}', 'yo-ur-Zq8xL2m9', 'ſecret-Zq8xL2m9'])}${pick(['', value().slice(0, 4)])}${pick(quotes)}${pick(['\n', ' # c\n', ';\n', ''])}`,
     // Config values between the entropy bars, digits without capitals.
     () => `${caseOf(pick(assignment))}=${exact(8 + Math.floor(rng() * 8), 'abcdef0123')}\n`,
     () => `${pick(['sk', 'rk', 'pk', 'tk', ' '])}_${pick(['live', 'test', 'Test'])}_${value()}${value()}\n`,

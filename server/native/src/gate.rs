@@ -121,6 +121,8 @@ mod tests {
             "key: sk-proj-abcdefghij0123456789",
             "(sk-ant-api03-abcdefghij_0123456789)",
             "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+            "token = \"Zq8xL2mN4<vR7pT1w\"",
+            "PASSWORD=Zq8xL2mN4vR7",
         ] {
             assert!(g.may_match(yes.as_bytes()), "{yes:?}");
         }
@@ -145,6 +147,12 @@ mod tests {
             "sk-abcdefghij\u{e9}0123456789",
             "sk-abcdefghij\u{a0}0123456789",
             "aiza0123456789abcdefghijklmnopqrstuvwxyz",
+            // Placeholders, which the assignment rules never report.
+            "image_token = \"<|image_pad|>\"",
+            "password: \"${DB_PASSWORD_VALUE}\"",
+            "secret = 'your-secret-goes-here9'",
+            "PASSWORD=changeme12345",
+            "token: \"xxxxxxxxxxxxxxxx\"",
         ] {
             assert!(!g.may_match(no.as_bytes()), "{no:?}");
         }

@@ -221,6 +221,7 @@ fn generic_assignment(text: &[u8], end: usize) -> Option<bool> {
     Some(
         value.len() >= GENERIC_SECRET_MIN_LENGTH
             && at(value_end).is_some_and(is_quote)
+            && !is_placeholder(value)
             && entropy_at_least(value, GENERIC_SECRET_MIN_ENTROPY),
     )
 }
@@ -246,9 +247,28 @@ fn config_assignment(text: &[u8], end: usize) -> Option<bool> {
         value.len() >= CONFIG_SECRET_MIN_VALUE
             && matches!(text.get(line_end), None | Some(b'\n' | b'\r'))
             && value.iter().any(u8::is_ascii_digit)
+            && !is_placeholder(value)
             && !is_code_expression(value)
             && entropy_at_least(value, CONFIG_SECRET_MIN_ENTROPY),
     )
+}
+
+/// secrets.ts isPlaceholder, `/^[$%{<]|^\*+$|^x+$|^(?:pass(?:word)?|passwd|pwd|secret|token|key)$|REDACTED|changeme|
+/// example|your[_-]?|placeholder|dummy|\.\.\./i`: template variables, env lookups, redactions, x-ed out examples,
+/// which the assignment rules never report. Half the files real Python sent to JavaScript held only such values
+/// (`image_token = "<|image_pad|>"`). ASCII case-insensitive, as the pattern is: without the `u` flag, `i` never
+/// folds a non-ASCII character to an ASCII one.
+fn is_placeholder(value: &[u8]) -> bool {
+    const WHOLE: [&[u8]; 7] = [b"pass", b"password", b"passwd", b"pwd", b"secret", b"token", b"key"];
+    const INSIDE: [&[u8]; 7] = [b"redacted", b"changeme", b"example", b"your", b"placeholder", b"dummy", b"..."];
+    let all = |c: u8| !value.is_empty() && value.iter().all(|b| b.eq_ignore_ascii_case(&c));
+    value.first().is_some_and(|b| b"$%{<".contains(b))
+        || all(b'*')
+        || all(b'x')
+        || WHOLE.iter().any(|w| value.eq_ignore_ascii_case(w))
+        || INSIDE
+            .iter()
+            .any(|w| value.windows(w.len()).any(|s| s.eq_ignore_ascii_case(w)))
 }
 
 /// secrets.ts CODE_EXPRESSION, `/[()[\]{};,]$|\(|^[A-Za-z_$][\w$]*(?:\.[\w$]+)+[,;]?$/`: a call, an index, or a
@@ -356,7 +376,23 @@ fn aws_secret(text: &[u8], end: usize) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_code_expression;
+    use super::{is_code_expression, is_placeholder};
+
+    #[test]
+    fn placeholders_as_the_javascript_pattern_sees_them() {
+        for yes in [
+            "<|image_pad|>", "${DB_PASSWORD}", "%(pw)s", "{{ x }}", "*****", "xXxXx", "Password", "PWD", "key",
+            "abcREDACTEDdef", "ChangeMe123", "my.Example.org", "YOUR_API_KEY", "placeholder1", "dummy-token", "a...b",
+        ] {
+            assert!(is_placeholder(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "Zq8xL2mN4<vR7", "passw0rd", "keys", "tokens", "xx*x", "", "you-r", "exampl", "ab..c", "ſecret",
+            "\u{2028}x",
+        ] {
+            assert!(!is_placeholder(no.as_bytes()), "{no}");
+        }
+    }
 
     #[test]
     fn code_expressions_as_the_javascript_pattern_sees_them() {
