@@ -260,7 +260,15 @@ fn config_assignment(text: &[u8], end: usize) -> Option<bool> {
 /// folds a non-ASCII character to an ASCII one.
 fn is_placeholder(value: &[u8]) -> bool {
     const WHOLE: [&[u8]; 7] = [b"pass", b"password", b"passwd", b"pwd", b"secret", b"token", b"key"];
-    const INSIDE: [&[u8]; 7] = [b"redacted", b"changeme", b"example", b"your", b"placeholder", b"dummy", b"..."];
+    const INSIDE: [&[u8]; 7] = [
+        b"redacted",
+        b"changeme",
+        b"example",
+        b"your",
+        b"placeholder",
+        b"dummy",
+        b"...",
+    ];
     let all = |c: u8| !value.is_empty() && value.iter().all(|b| b.eq_ignore_ascii_case(&c));
     value.first().is_some_and(|b| b"$%{<".contains(b))
         || all(b'*')
@@ -381,13 +389,36 @@ mod tests {
     #[test]
     fn placeholders_as_the_javascript_pattern_sees_them() {
         for yes in [
-            "<|image_pad|>", "${DB_PASSWORD}", "%(pw)s", "{{ x }}", "*****", "xXxXx", "Password", "PWD", "key",
-            "abcREDACTEDdef", "ChangeMe123", "my.Example.org", "YOUR_API_KEY", "placeholder1", "dummy-token", "a...b",
+            "<|image_pad|>",
+            "${DB_PASSWORD}",
+            "%(pw)s",
+            "{{ x }}",
+            "*****",
+            "xXxXx",
+            "Password",
+            "PWD",
+            "key",
+            "abcREDACTEDdef",
+            "ChangeMe123",
+            "my.Example.org",
+            "YOUR_API_KEY",
+            "placeholder1",
+            "dummy-token",
+            "a...b",
         ] {
             assert!(is_placeholder(yes.as_bytes()), "{yes}");
         }
         for no in [
-            "Zq8xL2mN4<vR7", "passw0rd", "keys", "tokens", "xx*x", "", "you-r", "exampl", "ab..c", "ſecret",
+            "Zq8xL2mN4<vR7",
+            "passw0rd",
+            "keys",
+            "tokens",
+            "xx*x",
+            "",
+            "you-r",
+            "exampl",
+            "ab..c",
+            "ſecret",
             "\u{2028}x",
         ] {
             assert!(!is_placeholder(no.as_bytes()), "{no}");
