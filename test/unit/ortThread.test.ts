@@ -154,6 +154,18 @@ test('a thread that dies fails its request, and the next request starts another'
   }
 });
 
+test('dispose during a generation cancels it first, then releases the model', async () => {
+  const engine = await OrtThreadEngine.load(onnxDir);
+  let tokens = 0;
+  const running = engine.generate(prompt, { maxNewTokens: 200, stopIds: [], onToken: () => void tokens++ });
+  while (tokens < 2) await new Promise((r) => setImmediate(r));
+  await engine.dispose();
+  const result = await running;
+  assert.equal(result.stoppedBy, 'cancelled');
+  assert.ok(result.ids.length < 200);
+  await assert.rejects(engine.generate(prompt, { maxNewTokens: 2, stopIds: [] }), /after dispose/);
+});
+
 test('a corrupt export fails to load with the OnnxModelError OrtEngine gives', async () => {
   const dir = tempDir('ort-thread-corrupt');
   fs.cpSync(onnxDir, dir, { recursive: true });

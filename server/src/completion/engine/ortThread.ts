@@ -55,8 +55,10 @@ function rebuildError(error: ThreadError): Error {
 export class OrtThreadEngine implements CompletionEngine {
   private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
   private worker: Worker | undefined;
-  /** Settles the load, a generation or a dispose: whatever the thread is doing now. */
+  /** The request in flight, once it is with the thread. */
   private running: Running | undefined;
+  /** Settles when the generation in flight (thread start included) has: calls are serialised on it. */
+  private generation: Promise<void> | undefined;
   private waitingFor: { readonly type: 'loaded' | 'disposed'; resolve(): void; reject(error: Error): void } | undefined;
   private restarts = 0;
   private lastFailure: Error | undefined;
@@ -113,9 +115,22 @@ export class OrtThreadEngine implements CompletionEngine {
     void worker.terminate();
   }
 
-  async generate(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
-    if (this.disposed) throw new Error('OrtThreadEngine used after dispose()');
-    if (this.running) throw new Error('OrtThreadEngine.generate called while another generation runs; calls must be serialised');
+  generate(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+    if (this.disposed) return Promise.reject(new Error('OrtThreadEngine used after dispose()'));
+    if (this.generation) return Promise.reject(new Error('OrtThreadEngine.generate called while another generation runs; calls must be serialised'));
+    const run = this.run(promptIds, opts);
+    const generation: Promise<void> = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.generation = generation;
+    void generation.then(() => {
+      if (this.generation === generation) this.generation = undefined;
+    });
+    return run;
+  }
+
+  private async run(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
     if (!this.worker) {
       if (this.restarts >= MAX_THREAD_RESTARTS) throw new Error(`The completion engine thread stopped ${this.restarts + 1} times; last: ${this.lastFailure?.message}`);
       this.restarts++;
@@ -192,6 +207,11 @@ export class OrtThreadEngine implements CompletionEngine {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.generation) {
+      // It stops at its next check between runs: the thread must not release the model under it.
+      Atomics.store(this.control, CANCEL, 1);
+      await Promise.race([this.generation, new Promise((resolve) => setTimeout(resolve, DISPOSE_TIMEOUT_MS).unref())]);
+    }
     const worker = this.worker;
     if (!worker) return;
     worker.postMessage({ type: 'dispose' } satisfies ToWorker);
