@@ -73,6 +73,9 @@ test('gives the ids, stop reasons and filter calls of OrtEngine in this thread',
   }
   const plain = await threaded.generate(prompt, { maxNewTokens: 4, stopIds: [] });
   assert.equal(plain.ids.length, 4, 'without onToken no verdict is waited for');
+  // The next request may follow at once: the engine is free as soon as the caller has the answer.
+  const next = await threaded.generate(prompt, { maxNewTokens: 2, stopIds: [] });
+  assert.equal(next.ids.length, 2);
 });
 
 test('a cancel stops it at the token where it came, like OrtEngine; an aborted signal stops it before any run', async () => {
@@ -112,6 +115,18 @@ test("this thread's event loop turns while the model runs on the other", async (
   assert.ok(here <= LONG_PROMPT_RUNS + 2, `in this thread: ${here} turns`);
   const there = await turnsUntilFirstToken(threaded);
   assert.ok(there > 4 * LONG_PROMPT_RUNS, `on its own thread: ${there} turns during ${LONG_PROMPT_RUNS} prefill runs`);
+});
+
+test('negLogLikelihood (bits per byte) gives what OrtEngine gives, and stops when cancelled', async () => {
+  const ids = tok.encode('def area(side):\n    return side * side\n\nclass Square:\n    pass\n');
+  const want = await inThread.negLogLikelihood(ids);
+  const got = await (threaded as OrtThreadEngine).negLogLikelihood(ids);
+  assert.equal(got.scored, ids.length - 1);
+  assert.ok(Math.abs(got.nats - want.nats) < 1e-6, `${got.nats} vs ${want.nats}`);
+  const controller = new AbortController();
+  controller.abort();
+  const none = await (threaded as OrtThreadEngine).negLogLikelihood(ids, controller.signal);
+  assert.equal(none.scored, 0, 'an aborted signal scores nothing');
 });
 
 test('a filter that throws fails the request with its error; the engine goes on serving', async () => {

@@ -5,7 +5,7 @@
  * prompt builder, engine, stream filters), so the score is the score of what a user would see.
  */
 import { CompletionService } from '../completion/service';
-import { OrtEngine } from '../completion/engine/ortEngine';
+import { OrtThreadEngine } from '../completion/engine/ortThread';
 import { readOnnxModelInfo } from '../completion/engine/onnxMetadata';
 import { loadTokenizer } from '../models/tokenizer';
 import type { RetrievalIndex } from '../retrieval/repoIndex';
@@ -145,7 +145,8 @@ async function holdoutBitsPerByte(modelDir: string, onnxDir: string, text: strin
   if (ids.length < 2) return 0;
   // Bytes of exactly the scored tokens (the first token is context only).
   const bytes = Buffer.byteLength(tok.decode(ids.slice(1)), 'utf8');
-  const engine = await OrtEngine.load(onnxDir);
+  // On a thread of its own: a run per token, for up to MAX_BPB_TOKENS tokens, must not hold the sidecar's event loop.
+  const engine = await OrtThreadEngine.load(onnxDir);
   try {
     const { nats } = await engine.negLogLikelihood(ids, signal);
     return bitsPerByte(nats, bytes);

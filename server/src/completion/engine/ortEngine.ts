@@ -188,7 +188,7 @@ export class OrtEngine implements CompletionEngine {
    * The graph returns last-position logits only, so tokens are fed one at a time (with the KV cache); the cache is
    * restarted every SCORE_WINDOW_TOKENS, so text longer than the model's context is scored in windows.
    */
-  async negLogLikelihood(ids: readonly number[], signal?: AbortSignal): Promise<{ nats: number; scored: number }> {
+  async negLogLikelihood(ids: readonly number[], signal?: Pick<AbortSignal, 'aborted'>): Promise<{ nats: number; scored: number }> {
     if (this.disposed) throw new Error('OrtEngine used after dispose()');
     if (this.busy) throw new Error('OrtEngine.negLogLikelihood called while another generation runs');
     this.busy = true;

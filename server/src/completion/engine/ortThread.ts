@@ -27,6 +27,8 @@ const LOAD_TIMEOUT_MS = 120_000;
  * slowest CPU model. One still running after this has hung; its thread is stopped.
  */
 const GENERATE_TIMEOUT_MS = 300_000;
+/** Scoring runs the model once per token: its limit grows with the tokens (a step takes under 0.2 s on the 0.5B shape). */
+const SCORE_TIMEOUT_MS_PER_TOKEN = 2_000;
 /** dispose waits this long for the thread to release its session, then stops it. */
 const DISPOSE_TIMEOUT_MS = 5_000;
 /** Threads started again after one died, per engine: past this, generate fails with the last cause. */
@@ -36,12 +38,12 @@ export function findOrtWorkerScript(): string | undefined {
   return [__dirname, path.dirname(__dirname)].map((dir) => path.join(dir, ORT_WORKER_FILE)).find((f) => fs.existsSync(f));
 }
 
-/** The request in flight: its filters run here, token by token. */
+/** The request in flight: a generation's filters run here, token by token. */
 interface Running {
   readonly ids: number[];
   readonly onToken: GenerateOptions['onToken'];
   filterError?: unknown;
-  resolve(result: GenerateResult): void;
+  resolve(result: unknown): void;
   reject(error: Error): void;
 }
 
@@ -57,8 +59,8 @@ export class OrtThreadEngine implements CompletionEngine {
   private worker: Worker | undefined;
   /** The request in flight, once it is with the thread. */
   private running: Running | undefined;
-  /** Settles when the generation in flight (thread start included) has: calls are serialised on it. */
-  private generation: Promise<void> | undefined;
+  /** Settles when the request in flight (thread start included) has: calls are serialised on it. */
+  private inFlight: Promise<void> | undefined;
   private waitingFor: { readonly type: 'loaded' | 'disposed'; resolve(): void; reject(error: Error): void } | undefined;
   private restarts = 0;
   private lastFailure: Error | undefined;
@@ -71,7 +73,7 @@ export class OrtThreadEngine implements CompletionEngine {
   ) {}
 
   /** The engine on a thread of its own; in this thread when the worker bundle is missing (run from sources). */
-  static async load(onnxDir: string, opts: EngineOptions = {}): Promise<CompletionEngine> {
+  static async load(onnxDir: string, opts: EngineOptions = {}): Promise<OrtThreadEngine | OrtEngine> {
     const script = findOrtWorkerScript();
     if (!script) return OrtEngine.load(onnxDir, opts);
     const engine = new OrtThreadEngine(script, onnxDir, opts);
@@ -116,21 +118,38 @@ export class OrtThreadEngine implements CompletionEngine {
   }
 
   generate(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+    const message: ToWorker = {
+      type: 'generate',
+      promptIds: [...promptIds],
+      maxNewTokens: opts.maxNewTokens,
+      stopIds: [...opts.stopIds],
+      withFilters: opts.onToken !== undefined,
+    };
+    return this.request<GenerateResult>(message, GENERATE_TIMEOUT_MS, opts.signal, opts.onToken);
+  }
+
+  /** OrtEngine.negLogLikelihood on the thread: bits per byte of the holdout, a model run per token. */
+  negLogLikelihood(ids: readonly number[], signal?: AbortSignal): Promise<{ nats: number; scored: number }> {
+    const timeoutMs = Math.max(GENERATE_TIMEOUT_MS, ids.length * SCORE_TIMEOUT_MS_PER_TOKEN);
+    return this.request({ type: 'score', ids: [...ids] }, timeoutMs, signal);
+  }
+
+  private request<T>(message: ToWorker, timeoutMs: number, signal?: AbortSignal, onToken?: GenerateOptions['onToken']): Promise<T> {
     if (this.disposed) return Promise.reject(new Error('OrtThreadEngine used after dispose()'));
-    if (this.generation) return Promise.reject(new Error('OrtThreadEngine.generate called while another generation runs; calls must be serialised'));
-    const run = this.run(promptIds, opts);
-    const generation: Promise<void> = run.then(
+    if (this.inFlight) return Promise.reject(new Error(`OrtThreadEngine: a ${message.type} request came while another runs; calls must be serialised`));
+    // Cleared before the caller resumes, so that it may send the next request at once.
+    const run = this.run<T>(message, timeoutMs, signal, onToken).finally(() => {
+      if (this.inFlight === inFlight) this.inFlight = undefined;
+    });
+    const inFlight: Promise<void> = run.then(
       () => undefined,
       () => undefined,
     );
-    this.generation = generation;
-    void generation.then(() => {
-      if (this.generation === generation) this.generation = undefined;
-    });
+    this.inFlight = inFlight;
     return run;
   }
 
-  private async run(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+  private async run<T>(message: ToWorker, timeoutMs: number, signal: AbortSignal | undefined, onToken: GenerateOptions['onToken']): Promise<T> {
     if (!this.worker) {
       if (this.restarts >= MAX_THREAD_RESTARTS) throw new Error(`The completion engine thread stopped ${this.restarts + 1} times; last: ${this.lastFailure?.message}`);
       this.restarts++;
@@ -138,29 +157,22 @@ export class OrtThreadEngine implements CompletionEngine {
     }
     const worker = this.worker!;
     const setCancel = () => Atomics.store(this.control, CANCEL, 1);
-    Atomics.store(this.control, CANCEL, opts.signal?.aborted ? 1 : 0);
-    opts.signal?.addEventListener('abort', setCancel);
+    Atomics.store(this.control, CANCEL, signal?.aborted ? 1 : 0);
+    signal?.addEventListener('abort', setCancel);
     worker.ref();
     const watchdog = setTimeout(
-      () => this.stop(worker, new Error(`The completion engine did not finish a request within ${GENERATE_TIMEOUT_MS / 1000} s; its thread was stopped.`)),
-      GENERATE_TIMEOUT_MS,
+      () => this.stop(worker, new Error(`The completion engine did not finish a request within ${timeoutMs / 1000} s; its thread was stopped.`)),
+      timeoutMs,
     );
     try {
-      return await new Promise<GenerateResult>((resolve, reject) => {
-        this.running = { ids: [], onToken: opts.onToken, resolve, reject };
-        const message: ToWorker = {
-          type: 'generate',
-          promptIds: [...promptIds],
-          maxNewTokens: opts.maxNewTokens,
-          stopIds: [...opts.stopIds],
-          withFilters: opts.onToken !== undefined,
-        };
+      return await new Promise<T>((resolve, reject) => {
+        this.running = { ids: [], onToken, resolve: resolve as (result: unknown) => void, reject };
         worker.postMessage(message);
       });
     } finally {
       this.running = undefined;
       clearTimeout(watchdog);
-      opts.signal?.removeEventListener('abort', setCancel);
+      signal?.removeEventListener('abort', setCancel);
       if (this.worker === worker) worker.unref();
     }
   }
@@ -207,10 +219,10 @@ export class OrtThreadEngine implements CompletionEngine {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.generation) {
+    if (this.inFlight) {
       // It stops at its next check between runs: the thread must not release the model under it.
       Atomics.store(this.control, CANCEL, 1);
-      await Promise.race([this.generation, new Promise((resolve) => setTimeout(resolve, DISPOSE_TIMEOUT_MS).unref())]);
+      await Promise.race([this.inFlight, new Promise((resolve) => setTimeout(resolve, DISPOSE_TIMEOUT_MS).unref())]);
     }
     const worker = this.worker;
     if (!worker) return;

@@ -22,12 +22,14 @@ export const VERDICT_WAIT_MS = 10_000;
 
 export type ToWorker =
   | { readonly type: 'generate'; readonly promptIds: readonly number[]; readonly maxNewTokens: number; readonly stopIds: readonly number[]; readonly withFilters: boolean }
+  | { readonly type: 'score'; readonly ids: readonly number[] }
   | { readonly type: 'dispose' };
 
 export type ToMain =
   | { readonly type: 'loaded' }
   | { readonly type: 'token'; readonly id: number }
-  | { readonly type: 'done'; readonly result: GenerateResult }
+  /** A generate's GenerateResult, or a score's { nats, scored }. */
+  | { readonly type: 'done'; readonly result: GenerateResult | { readonly nats: number; readonly scored: number } }
   | { readonly type: 'error'; readonly error: ThreadError }
   | { readonly type: 'disposed' };
 

@@ -54,17 +54,19 @@ async function main(): Promise<void> {
       });
       return;
     }
-    engine
-      .generate(m.promptIds, {
-        maxNewTokens: m.maxNewTokens,
-        stopIds: m.stopIds,
-        signal: cancelFlag,
-        onToken: m.withFilters ? (id) => askFilters(id) : undefined,
-      })
-      .then(
-        (result) => send({ type: 'done', result }),
-        (err: unknown) => send({ type: 'error', error: asError(err) }),
-      );
+    const work =
+      m.type === 'score'
+        ? engine.negLogLikelihood(m.ids, cancelFlag)
+        : engine.generate(m.promptIds, {
+            maxNewTokens: m.maxNewTokens,
+            stopIds: m.stopIds,
+            signal: cancelFlag,
+            onToken: m.withFilters ? (id) => askFilters(id) : undefined,
+          });
+    work.then(
+      (result) => send({ type: 'done', result }),
+      (err: unknown) => send({ type: 'error', error: asError(err) }),
+    );
   });
 }
 
