@@ -181,6 +181,16 @@ test('dispose during a generation cancels it first, then releases the model', as
   await assert.rejects(engine.generate(prompt, { maxNewTokens: 2, stopIds: [] }), /after dispose/);
 });
 
+test('dispose while a dead thread is being started again cancels the request it starts for', async () => {
+  const engine = await OrtThreadEngine.load(onnxDir);
+  const worker = (engine as unknown as { worker: { terminate(): Promise<number> } }).worker;
+  await worker.terminate();
+  const restarting = engine.generate(prompt, { maxNewTokens: 200, stopIds: [] });
+  await engine.dispose();
+  const result = await restarting;
+  assert.equal(result.stoppedBy, 'cancelled');
+});
+
 test('a corrupt export fails to load with the OnnxModelError OrtEngine gives', async () => {
   const dir = tempDir('ort-thread-corrupt');
   fs.cpSync(onnxDir, dir, { recursive: true });

@@ -157,7 +157,8 @@ export class OrtThreadEngine implements CompletionEngine {
     }
     const worker = this.worker!;
     const setCancel = () => Atomics.store(this.control, CANCEL, 1);
-    Atomics.store(this.control, CANCEL, signal?.aborted ? 1 : 0);
+    // A dispose that came while the thread was (re)starting cancels this request too.
+    Atomics.store(this.control, CANCEL, signal?.aborted || this.disposed ? 1 : 0);
     signal?.addEventListener('abort', setCancel);
     worker.ref();
     const watchdog = setTimeout(
