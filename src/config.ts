@@ -7,7 +7,7 @@ import {
   MAX_STEPS_MIN,
   SETTINGS,
   SETTINGS_SECTION,
-  SERVING_QUANTIZATIONS,
+  isServingQuantization,
   type CompletionBackendName,
   type ServingQuantization,
   type LogLevelName,
@@ -56,7 +56,7 @@ export function readConfig(): RepoTuneConfig {
     completionsEnabled: read<boolean>('repotune.completions.enabled') !== false,
     completionsBackend: (COMPLETION_BACKENDS as readonly string[]).includes(backend) ? (backend as CompletionBackendName) : 'auto',
     evaluationGate: read<boolean>('repotune.evaluation.gate') !== false,
-    servingQuantization: (SERVING_QUANTIZATIONS as readonly string[]).includes(quantization) ? (quantization as ServingQuantization) : 'auto',
+    servingQuantization: isServingQuantization(quantization) ? quantization : 'auto',
     confirmBeforeTraining: read<boolean>('repotune.confirmBeforeTraining') !== false,
     logLevel: (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevelName) : 'info',
   };

@@ -7,7 +7,7 @@
 import { SERVING_QUANTIZATIONS } from '../server/src/protocol';
 
 /** Values of repotune.serving.quantization (server/src/pipeline/servingQuantization.ts resolves them). */
-export { SERVING_QUANTIZATIONS, type ServingQuantization } from '../server/src/protocol';
+export { isServingQuantization, SERVING_QUANTIZATIONS, type ServingQuantization } from '../server/src/protocol';
 
 export const SETTINGS_SECTION = 'repotune';
 

@@ -37,6 +37,10 @@ export interface FineTuneParams {
 export const SERVING_QUANTIZATIONS = ['auto', 'none', 'int8', 'int4'] as const;
 export type ServingQuantization = (typeof SERVING_QUANTIZATIONS)[number];
 
+export function isServingQuantization(value: unknown): value is ServingQuantization {
+  return (SERVING_QUANTIZATIONS as readonly unknown[]).includes(value);
+}
+
 /**
  * What the harvest kept and left out, sent as soon as it is done (before any training). Counts only: secrets are
  * counted per rule, never their values.

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HARVEST_CLI_OPTIONS } from '../harvest/cliOptions';
-import { SERVING_QUANTIZATIONS, type ServingQuantization } from '../protocol';
+import { isServingQuantization, SERVING_QUANTIZATIONS, type ServingQuantization } from '../protocol';
 
 /** A mistake in how the CLI was called (missing argument, bad flag value): exit status 2, not 1. */
 export class UsageError extends Error {}
@@ -63,6 +63,6 @@ export function learningRate(value: string | undefined): number | undefined {
 /** fine-tune --quantize: the weights the adapted model is evaluated and served with (default auto). */
 export function servingQuantizationFlag(value: string | undefined): ServingQuantization | undefined {
   if (value === undefined) return undefined;
-  if (!(SERVING_QUANTIZATIONS as readonly string[]).includes(value)) throw new UsageError(`--quantize for fine-tune must be one of ${SERVING_QUANTIZATIONS.join(', ')}, got "${value}"`);
-  return value as ServingQuantization;
+  if (!isServingQuantization(value)) throw new UsageError(`--quantize for fine-tune must be one of ${SERVING_QUANTIZATIONS.join(', ')}, got "${value}"`);
+  return value;
 }

@@ -7,6 +7,7 @@
 import { CompletionService } from '../completion/service';
 import { OrtThreadEngine } from '../completion/engine/ortThread';
 import { readOnnxModelInfo } from '../completion/engine/onnxMetadata';
+import type { ExportQuantization } from '../protocol';
 import { loadTokenizer } from '../models/tokenizer';
 import type { RetrievalIndex } from '../retrieval/repoIndex';
 import { bitsPerByte, bootstrapMean, editSimilarity, exactMatch, firstLineExactMatch, type Estimate } from './metrics';
@@ -48,7 +49,8 @@ export interface EvalReport {
   forgetting?: ForgettingReport;
 }
 
-export type WeightsName = 'fp32' | 'int8' | 'int4';
+/** An export's weights as a report names them: its quantization, or fp32. */
+export type WeightsName = Exclude<ExportQuantization, null> | 'fp32';
 
 const weightsOf = (onnxDir: string): WeightsName => readOnnxModelInfo(onnxDir).weightQuantization ?? 'fp32';
 

@@ -6,7 +6,7 @@
  */
 import { countParameters } from '../models/modelParameters';
 import { TrainerError } from '../training/trainerProcess';
-import { SERVING_QUANTIZATIONS, type ExportQuantization, type ServingQuantization } from '../protocol';
+import { isServingQuantization, SERVING_QUANTIZATIONS, type ExportQuantization, type ServingQuantization } from '../protocol';
 
 /**
  * "auto" serves int4 from this many parameters on. Measured on the 0.5B shape (bench/complete.mjs, one thread):
@@ -18,7 +18,7 @@ export const AUTO_INT4_MIN_PARAMETERS = 100_000_000;
 
 export function parseServingQuantization(value: unknown): ServingQuantization {
   if (value === undefined || value === null || value === '') return 'auto';
-  if ((SERVING_QUANTIZATIONS as readonly unknown[]).includes(value)) return value as ServingQuantization;
+  if (isServingQuantization(value)) return value;
   throw new TrainerError(`Serving quantization must be one of ${SERVING_QUANTIZATIONS.join(', ')} (got ${JSON.stringify(value)}).`, 'bad_request');
 }
 
